@@ -1,0 +1,71 @@
+//! Errors of the blocking adapter. Every public function returns [`std::io::Error`]; the detailed
+//! [`Error`] is its inner error (`io::Error::get_ref` / `downcast`).
+
+use std::io;
+
+use anysock_sys::SysError;
+
+/// What went wrong, in detail. Converts into [`io::Error`] with the fitting [`io::ErrorKind`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A host given to bind is not an IP address (names are not resolved for binding).
+    #[error(
+        "cannot bind to {host:?}: not an IP address (give a literal such as 127.0.0.1 or ::, or unix/)"
+    )]
+    BindHost {
+        /// The host that was given.
+        host: String,
+    },
+    /// A port number is out of range or malformed.
+    #[error("invalid port {service:?}: ports are 0 to 65535")]
+    BadPort {
+        /// The service text that was given.
+        service: String,
+    },
+    /// A service name the services database does not know for this protocol.
+    #[error("unknown service {service:?} for protocol {proto}")]
+    UnknownService {
+        /// The service name.
+        service: String,
+        /// The protocol (`tcp`, `udp`).
+        proto: &'static str,
+    },
+    /// A unix socket path that cannot be a socket address.
+    #[error("bad unix socket path {path:?}: {reason}")]
+    BadUnixPath {
+        /// The path that was given.
+        path: String,
+        /// Why it is not usable.
+        reason: anysock_core::UnixAddrError,
+    },
+    /// A socket-layer failure.
+    #[error(transparent)]
+    Sys(#[from] SysError),
+    /// An I/O error.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// The [`io::ErrorKind`] this error converts to.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::BindHost { .. } | Error::BadPort { .. } | Error::BadUnixPath { .. } => {
+                io::ErrorKind::InvalidInput
+            }
+            Error::UnknownService { .. } => io::ErrorKind::NotFound,
+            Error::Sys(e) => e.kind(),
+            Error::Io(e) => e.kind(),
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Io(e) => e,
+            e => io::Error::new(e.kind(), e),
+        }
+    }
+}
