@@ -20,12 +20,17 @@
 #![warn(missing_docs)]
 #![cfg(unix)]
 
+mod clock;
+mod dns;
 mod error;
 mod hostspec;
+mod reactor;
+mod resolver;
 mod server;
 mod stream;
 mod sysdb;
 
 pub use error::Error;
+pub use resolver::Resolver;
 pub use server::{AcceptErrorHook, Bind, BindPrepare, BoundListener, Server, tcp_bind, tcp_server};
 pub use stream::{Peer, Stream};

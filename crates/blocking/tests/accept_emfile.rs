@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anysock_blocking::Bind;
+use anysock_core::{Family, SockType};
 
 fn fd_limit() -> libc::rlimit {
     let mut lim = libc::rlimit {
@@ -67,13 +68,18 @@ fn emfile_backs_off_and_is_reported() {
     assert!(wait_for(|| server.accepted() == 3));
 
     // ...then the process runs out of descriptors and three more connect (the kernel queues them).
-    set_fd_limit(open_fds() + 3 + 1);
+    // Their sockets are made first; they connect only once no descriptor is left for the server.
     let more: Vec<_> = (0..3)
-        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .map(|_| anysock_sys::new_socket(Family::V4, SockType::Stream, 6).unwrap())
         .collect();
+    set_fd_limit(open_fds());
     let mut filler = Vec::new();
     while let Ok(f) = File::open("/dev/null") {
         filler.push(f);
+    }
+    let target = server.local_addr();
+    for s in &more {
+        anysock_sys::start_connect(s, &target).unwrap();
     }
     assert!(wait_for(|| server.accept_errors() >= 1));
     let errors_at_start = server.accept_errors();

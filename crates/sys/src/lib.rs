@@ -51,6 +51,7 @@ pub mod config;
 mod error;
 mod listen;
 mod options;
+mod random;
 mod socket;
 mod source;
 
@@ -63,6 +64,7 @@ pub use listen::{
     unspecified_listen_addr,
 };
 pub use options::{tcp_congestion, tcp_congestion_name, tcp_nodelay, tcp_nodelay_enabled};
+pub use random::random_u64;
 pub use socket::{
     ConnectProgress, finish_connect, new_socket, socket_for, start_connect, udp_socket_for,
 };

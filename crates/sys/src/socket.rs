@@ -4,7 +4,9 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 
 use anysock_core::{Family, SockAddr, SockType, Target};
-use socket2::{Protocol, Socket, Type};
+use std::os::fd::AsFd;
+
+use socket2::{Protocol, SockRef, Socket, Type};
 
 use crate::addr::{domain, sock_type, to_socket2};
 
@@ -55,14 +57,14 @@ pub fn socket_for(target: &Target) -> io::Result<Socket> {
     new_socket(target.family(), target.socktype, target.protocol)
 }
 
-/// Starts connecting a non-blocking socket.
+/// Starts connecting a non-blocking socket (a `socket2::Socket`, `std::net::TcpStream`, ...).
 ///
 /// `EINPROGRESS` (and, for IP sockets, `EAGAIN`/`EWOULDBLOCK`, which some systems return instead) is
 /// [`ConnectProgress::InProgress`]. For a unix socket `EAGAIN` means the server's accept queue is full:
 /// that is an error (the kernel does not keep such a connect pending), returned as `WouldBlock`.
-pub fn start_connect(sock: &Socket, addr: &SockAddr) -> io::Result<ConnectProgress> {
+pub fn start_connect<S: AsFd>(sock: &S, addr: &SockAddr) -> io::Result<ConnectProgress> {
     let sa = to_socket2(addr)?;
-    match sock.connect(&sa) {
+    match SockRef::from(sock).connect(&sa) {
         Ok(()) => Ok(ConnectProgress::Connected),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(ConnectProgress::InProgress),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock && addr.as_inet().is_some() => {
@@ -77,7 +79,8 @@ pub fn start_connect(sock: &Socket, addr: &SockAddr) -> io::Result<ConnectProgre
 ///
 /// The pending error (`SO_ERROR`, e.g. `ECONNREFUSED`) is returned as `Err`. A wake-up with no error
 /// and no peer yet (a spurious readiness) gives [`ConnectProgress::InProgress`] again.
-pub fn finish_connect(sock: &Socket) -> io::Result<ConnectProgress> {
+pub fn finish_connect<S: AsFd>(sock: &S) -> io::Result<ConnectProgress> {
+    let sock = SockRef::from(sock);
     if let Some(e) = sock.take_error()? {
         return Err(e);
     }
