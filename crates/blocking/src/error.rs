@@ -17,11 +17,13 @@ pub enum Error {
         /// The host that was given.
         host: String,
     },
-    /// A port number is out of range or malformed.
-    #[error("invalid port {service:?}: ports are 0 to 65535")]
-    BadPort {
+    /// A service that is not a port (0-65535), a service name or `name=port`.
+    #[error("invalid service {service:?}: {reason}")]
+    BadService {
         /// The service text that was given.
         service: String,
+        /// What is wrong with it.
+        reason: anysock_core::ServiceError,
     },
     /// A service name the services database does not know for this protocol.
     #[error("unknown service {service:?} for protocol {proto}")]
@@ -51,7 +53,7 @@ impl Error {
     /// The [`io::ErrorKind`] this error converts to.
     pub fn kind(&self) -> io::ErrorKind {
         match self {
-            Error::BindHost { .. } | Error::BadPort { .. } | Error::BadUnixPath { .. } => {
+            Error::BindHost { .. } | Error::BadService { .. } | Error::BadUnixPath { .. } => {
                 io::ErrorKind::InvalidInput
             }
             Error::UnknownService { .. } => io::ErrorKind::NotFound,

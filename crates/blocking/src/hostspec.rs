@@ -1,44 +1,47 @@
-//! Turning the `host`/`service` arguments into socket addresses.
+//! Turning the `host`/`service` arguments of `tcp_bind`/`tcp_server` into socket addresses.
 
 use std::net::{IpAddr, SocketAddr};
 
-use anysock_core::{SockAddr, UnixAddr};
+use anysock_core::{Address, Service, SockAddr, UnixAddr, parse_address};
 
 use crate::error::Error;
 
-/// The port of a service for `proto`: a number, `name=port` (the port is used), or a name from the
-/// services database.
+/// The port of a service for `proto`: a number, `name=port` (the port is used: AnyEvent B29 fixed), or a
+/// name from the services database. `""` is port 0 (ephemeral), as in AnyEvent's `tcp_bind`.
 pub(crate) fn service_port(service: &str, proto: &'static str) -> Result<u16, Error> {
     if service.is_empty() {
         return Ok(0);
     }
-    if service.bytes().all(|b| b.is_ascii_digit()) {
-        return service.parse::<u16>().map_err(|_| Error::BadPort {
+    match Service::parse(service) {
+        Ok(Service::Name(name)) => {
+            crate::sysdb::service_port(name, proto).ok_or_else(|| Error::UnknownService {
+                service: service.into(),
+                proto,
+            })
+        }
+        Ok(s) => s.port().ok_or_else(|| Error::UnknownService {
             service: service.into(),
-        });
-    }
-    if let Some((name, port)) = service.split_once('=')
-        && !name.is_empty()
-        && !port.is_empty()
-        && port.bytes().all(|b| b.is_ascii_digit())
-    {
-        return port.parse::<u16>().map_err(|_| Error::BadPort {
+            proto,
+        }),
+        Err(reason) => Err(Error::BadService {
             service: service.into(),
-        });
+            reason,
+        }),
     }
-    crate::sysdb::service_port(service, proto).ok_or_else(|| Error::UnknownService {
-        service: service.into(),
-        proto,
-    })
 }
 
-/// Parses an IP literal for binding: plain or in brackets.
+/// Parses an IP literal for binding, in any form AnyEvent's `parse_address` takes (`127.1`, `::`,
+/// brackets allowed).
 fn parse_ip(host: &str) -> Option<IpAddr> {
     let inner = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    crate::sysdb::parse_ip(inner)
+    match parse_address(inner).ok()? {
+        Address::V4(a) => Some(IpAddr::V4(a)),
+        Address::V6(a) => Some(IpAddr::V6(a)),
+        _ => None,
+    }
 }
 
 /// The address to bind for `host` and `service` (see [`crate::Bind::new`]).
@@ -78,20 +81,31 @@ mod tests {
         assert_eq!(service_port("", "tcp").unwrap(), 0);
         assert_eq!(service_port("8080", "tcp").unwrap(), 8080);
         assert_eq!(service_port("http=8080", "tcp").unwrap(), 8080);
+        assert_eq!(service_port("http", "tcp").unwrap(), 80);
         assert!(matches!(
             service_port("70000", "tcp"),
-            Err(Error::BadPort { .. })
+            Err(Error::BadService { .. })
         ));
         assert!(matches!(
             service_port("x=70000", "tcp"),
-            Err(Error::BadPort { .. })
+            Err(Error::BadService { .. })
         ));
+        match service_port("nosuchservice", "tcp") {
+            Err(Error::UnknownService { service, proto }) => {
+                assert_eq!((service.as_str(), proto), ("nosuchservice", "tcp"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn bind_addrs() {
         assert_eq!(
             bind_addr(Some("127.0.0.1"), "80").unwrap(),
+            SockAddr::Inet("127.0.0.1:80".parse().unwrap())
+        );
+        assert_eq!(
+            bind_addr(Some("127.1"), "80").unwrap(),
             SockAddr::Inet("127.0.0.1:80".parse().unwrap())
         );
         assert_eq!(

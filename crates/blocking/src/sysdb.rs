@@ -1,13 +1,21 @@
-//! The system databases (services, protocols) and IP literal parsing, as the adapter uses them.
+//! The system services database, read from `/etc/services` (or `ANYSOCK_SERVICES`) and re-read when it
+//! changes, with the core's built-in table as the fallback for names the file does not list.
 
-use std::net::IpAddr;
+use std::sync::OnceLock;
 
-/// Parses an IP address literal.
-pub(crate) fn parse_ip(text: &str) -> Option<IpAddr> {
-    text.parse().ok()
+use anysock_core::ServiceDb;
+use anysock_sys::{ConfigFile, Watched};
+
+fn services() -> &'static Watched<ServiceDb> {
+    static DB: OnceLock<Watched<ServiceDb>> = OnceLock::new();
+    DB.get_or_init(|| Watched::system(ConfigFile::Services))
 }
 
-/// Looks a service name up for `proto` in the services database.
-pub(crate) fn service_port(_service: &str, _proto: &str) -> Option<u16> {
-    None
+/// Looks a service name up for `proto`: the system file first, then the built-in table.
+pub(crate) fn service_port(name: &str, proto: &str) -> Option<u16> {
+    services()
+        .get(ServiceDb::parse)
+        .ok()
+        .and_then(|db| db.getservbyname(name, proto))
+        .or_else(|| ServiceDb::builtin().getservbyname(name, proto))
 }
