@@ -9,8 +9,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod connect;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod rfc6724;
 pub mod sockaddr;
 pub mod target;
 
+pub use connect::{
+    AttemptId, AttemptOutcome, AttemptRecord, Connect, ConnectConfig, ConnectError, FailReason,
+    Mode, Step,
+};
 pub use sockaddr::{SockAddr, UnixAddr, UnixAddrError};
 pub use target::{Family, SockType, Target, TargetMeta};
