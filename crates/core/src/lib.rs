@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod connect;
 pub mod dns;
 pub mod format;
 #[doc(hidden)]
@@ -31,6 +32,7 @@ pub mod fuzzing;
 pub mod hostport;
 pub mod protocol;
 pub mod resolv_conf;
+pub mod rfc6724;
 pub mod rng;
 pub mod service;
 pub mod sockaddr;
@@ -39,6 +41,10 @@ pub mod target;
 pub use addr::{
     AddrParseError, Address, address_family, parse_address, parse_address_strict, parse_ipv4,
     parse_ipv4_strict, parse_ipv6, parse_ipv6_strict, parse_unix,
+};
+pub use connect::{
+    AttemptId, AttemptOutcome, AttemptRecord, Connect, ConnectConfig, ConnectError, FailReason,
+    Mode, Step,
 };
 pub use dns::{DnsEvent, DnsQuery};
 pub use format::{
