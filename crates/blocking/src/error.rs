@@ -41,6 +41,15 @@ pub enum Error {
         /// Why it is not usable.
         reason: anysock_core::UnixAddrError,
     },
+    /// Every connection attempt failed (or none could be made). Lists every attempt with its address,
+    /// timing and error; `resolution` says why name resolution failed, if it did.
+    #[error("{error}{}", resolution.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    Connect {
+        /// The connect machine's report.
+        error: anysock_core::ConnectError,
+        /// The resolution error, if resolution failed.
+        resolution: Option<Box<Error>>,
+    },
     /// A socket-layer failure.
     #[error(transparent)]
     Sys(#[from] SysError),
@@ -57,6 +66,7 @@ impl Error {
                 io::ErrorKind::InvalidInput
             }
             Error::UnknownService { .. } => io::ErrorKind::NotFound,
+            Error::Connect { error, .. } => error.kind(),
             Error::Sys(e) => e.kind(),
             Error::Io(e) => e.kind(),
         }

@@ -21,6 +21,7 @@
 #![cfg(unix)]
 
 mod clock;
+mod connect;
 mod dns;
 mod error;
 mod hostspec;
@@ -30,6 +31,7 @@ mod server;
 mod stream;
 mod sysdb;
 
+pub use connect::{AcceptHook, Connection, Connector, PrepareHook};
 pub use error::Error;
 pub use resolver::Resolver;
 pub use server::{AcceptErrorHook, Bind, BindPrepare, BoundListener, Server, tcp_bind, tcp_server};
