@@ -28,7 +28,9 @@ pub mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hostport;
+pub mod hosts;
 pub mod protocol;
+pub mod resolve;
 pub mod service;
 pub mod sockaddr;
 pub mod target;
@@ -44,7 +46,13 @@ pub use format::{
 pub use hostport::{
     HostPort, HostPortError, format_hostport, parse_hostport, parse_hostport_strict,
 };
+pub use hosts::{HostsEntry, HostsFile, HostsWarning, HostsWarningKind};
 pub use protocol::{Protocol, ProtocolDb, getprotobyname};
+pub use resolve::{
+    FamilyPreference, HostsPolicy, InetAton, InetAtonEvent, Query, QueryFailure, QueryId,
+    QueryOutcome, QueryType, Resolve, ResolveConfig, ResolveError, ResolveEvent, ResolveRequest,
+    SrvRecord,
+};
 pub use service::{Service, ServiceDb, ServiceError, getservbyname};
 pub use sockaddr::{
     PackedSockAddr, SockAddr, SockAddrError, UnixAddr, UnixAddrError, pack_sockaddr,
