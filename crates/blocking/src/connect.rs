@@ -8,8 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anysock_core::connect::{AttemptId, AttemptRecord, Connect, ConnectConfig, Mode, Step};
+use anysock_core::resolv_conf::DnsConfig;
 use anysock_core::rfc6724::Source;
-use anysock_core::{Family, SockAddr, Target};
+use anysock_core::{
+    Family, FamilyPreference, Resolve, ResolveEvent, ResolveRequest, SockAddr, Target,
+};
 use anysock_sys::ConnectProgress;
 use anysock_sys::socket2::Socket;
 
@@ -17,6 +20,7 @@ use crate::clock::now;
 use crate::dns::DnsDriver;
 use crate::error::Error;
 use crate::reactor::{Interest, Reactor, Registered};
+use crate::resolver::{PlannerQueries, Resolver};
 use crate::stream::Stream;
 
 /// The prepare hook: called with each attempt's socket (created, non-blocking, not yet connecting) and
@@ -48,6 +52,24 @@ impl Connection {
     }
 }
 
+/// Resolves `host` and `service` with the system resolver and connects with Happy Eyeballs v2 (RFC
+/// 8305): AnyEvent's `tcp_connect`. See [`Connector::connect`] for the arguments and errors, and
+/// [`Connector`] for settings.
+///
+/// ```
+/// use std::io::Write;
+///
+/// let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let port = server.local_addr()?.port().to_string();
+/// let mut c = anysock_blocking::tcp_connect("127.0.0.1", &port)?;
+/// c.stream.write_all(b"hello")?;
+/// assert_eq!(c.peer_addr().to_string(), server.local_addr()?.to_string());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn tcp_connect(host: &str, service: &str) -> io::Result<Connection> {
+    Connector::new().connect(host, service)
+}
+
 /// Settings for a connect: the resolver, Happy Eyeballs or serial mode, timeouts and hooks.
 ///
 /// ```
@@ -65,6 +87,8 @@ impl Connection {
 /// ```
 #[derive(Clone)]
 pub struct Connector {
+    pub(crate) resolver: Option<Resolver>,
+    pub(crate) family: Option<FamilyPreference>,
     pub(crate) config: ConnectConfig,
     pub(crate) prepare: Option<PrepareHook>,
     pub(crate) accept: Option<AcceptHook>,
@@ -73,6 +97,8 @@ pub struct Connector {
 impl fmt::Debug for Connector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connector")
+            .field("resolver", &self.resolver)
+            .field("family", &self.family)
             .field("config", &self.config)
             .field("prepare", &self.prepare.is_some())
             .field("accept", &self.accept.is_some())
@@ -91,10 +117,24 @@ impl Connector {
     /// AnyEvent), no hooks.
     pub fn new() -> Self {
         Connector {
+            resolver: None,
+            family: None,
             config: ConnectConfig::default(),
             prepare: None,
             accept: None,
         }
+    }
+
+    /// The resolver to use (default: [`Resolver::system`]).
+    pub fn resolver(mut self, resolver: Resolver) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// Which address families to use and which first, overriding the resolver's preference.
+    pub fn family(mut self, family: FamilyPreference) -> Self {
+        self.family = Some(family);
+        self
     }
 
     /// The connect machine's whole configuration (mode, delays, concurrency, timeouts).
@@ -148,6 +188,36 @@ impl Connector {
         self
     }
 
+    /// Resolves `host` and `service` and connects to the first target that answers (AnyEvent's
+    /// `tcp_connect`, with Happy Eyeballs by default).
+    ///
+    /// `host`: a name, an IP literal (any AnyEvent form) or `unix/`. `service`: a port, a service name
+    /// (SRV records are asked first), `name=port`, or an absolute socket path for `unix/`.
+    ///
+    /// Errors carry an [`Error`] inside: `NotFound` for a name that does not resolve, `TimedOut`,
+    /// `ConnectionRefused` (the last attempt's error), `InvalidInput` for a malformed host or service.
+    pub fn connect(&self, host: &str, service: &str) -> io::Result<Connection> {
+        let resolver = self.resolver.clone().unwrap_or_else(Resolver::system);
+        let config = resolver.resolve_config(self.family)?;
+        let plan = Resolve::new(
+            ResolveRequest::new(host, Some(service)),
+            &config,
+            anysock_sys::random_u64(),
+        )
+        .map_err(|e| Error::resolve(host, e))?;
+        let dns_config = resolver.dns_config()?;
+        Driver::new(
+            self,
+            Plan::Planned {
+                plan: Box::new(plan),
+                dns_config,
+                queries: PlannerQueries::default(),
+                node: host.to_owned(),
+            },
+        )?
+        .run()
+    }
+
     /// Connects to the first of these socket addresses that answers (TCP; Happy Eyeballs sorting and
     /// interleaving apply in the default mode), without any name resolution.
     pub fn connect_addrs<A: Into<SockAddr>>(
@@ -198,14 +268,13 @@ pub(crate) enum PlanEvent {
 pub(crate) enum Plan {
     /// Known in advance.
     Fixed(VecDeque<PlanEvent>),
-}
-
-impl Plan {
-    fn poll_event(&mut self) -> Option<PlanEvent> {
-        match self {
-            Plan::Fixed(q) => q.pop_front(),
-        }
-    }
+    /// The core's resolve planner, with its DNS queries run by the driver.
+    Planned {
+        plan: Box<Resolve>,
+        dns_config: DnsConfig,
+        queries: PlannerQueries,
+        node: String,
+    },
 }
 
 /// One connection attempt in flight.
@@ -277,9 +346,50 @@ impl<'c> Driver<'c> {
         .min()
     }
 
-    /// Moves the plan's targets and its end into the connect machine.
+    /// Runs the planner's DNS questions and moves its targets and its end into the connect machine.
     fn pump_plan(&mut self) {
-        while let Some(ev) = self.plan.poll_event() {
+        let mut events = Vec::new();
+        match &mut self.plan {
+            Plan::Fixed(q) => events.extend(q.drain(..)),
+            Plan::Planned {
+                plan,
+                dns_config,
+                queries,
+                node,
+            } => loop {
+                let mut progressed = false;
+                while let Some(q) = plan.poll_query() {
+                    progressed = true;
+                    if let Some((id, o)) =
+                        queries.start(&mut self.reactor, &mut self.dns, dns_config, q)
+                    {
+                        plan.handle_answer(id, o);
+                    }
+                }
+                while let Some((token, ev)) = self.dns.poll_done() {
+                    progressed = true;
+                    if let Some((id, o)) = queries.finish(token, ev) {
+                        plan.handle_answer(id, o);
+                    }
+                }
+                while let Some(ev) = plan.poll_event() {
+                    progressed = true;
+                    events.push(match ev {
+                        ResolveEvent::Targets { family, targets } => {
+                            PlanEvent::Targets { family, targets }
+                        }
+                        ResolveEvent::Done(r) => {
+                            PlanEvent::Done(r.map_err(|e| Error::resolve(node, e)))
+                        }
+                        _ => continue,
+                    });
+                }
+                if !progressed {
+                    break;
+                }
+            },
+        }
+        for ev in events {
             let t = now();
             match ev {
                 PlanEvent::Targets { family, targets } => {

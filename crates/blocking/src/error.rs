@@ -50,6 +50,17 @@ pub enum Error {
         /// The resolution error, if resolution failed.
         resolution: Option<Box<Error>>,
     },
+    /// Name resolution failed (or its input was bad).
+    #[error("cannot resolve {node:?}: {error}")]
+    Resolve {
+        /// The host that was being resolved.
+        node: String,
+        /// Why.
+        error: anysock_core::ResolveError,
+    },
+    /// Invalid resolver settings.
+    #[error("invalid resolver settings: {0}")]
+    Config(String),
     /// A socket-layer failure.
     #[error(transparent)]
     Sys(#[from] SysError),
@@ -59,6 +70,13 @@ pub enum Error {
 }
 
 impl Error {
+    pub(crate) fn resolve(node: &str, error: anysock_core::ResolveError) -> Error {
+        Error::Resolve {
+            node: node.into(),
+            error,
+        }
+    }
+
     /// The [`io::ErrorKind`] this error converts to.
     pub fn kind(&self) -> io::ErrorKind {
         match self {
@@ -67,6 +85,8 @@ impl Error {
             }
             Error::UnknownService { .. } => io::ErrorKind::NotFound,
             Error::Connect { error, .. } => error.kind(),
+            Error::Resolve { error, .. } => crate::resolver::resolve_error_kind(*error),
+            Error::Config(_) => io::ErrorKind::InvalidInput,
             Error::Sys(e) => e.kind(),
             Error::Io(e) => e.kind(),
         }

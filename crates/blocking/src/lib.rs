@@ -31,8 +31,8 @@ mod server;
 mod stream;
 mod sysdb;
 
-pub use connect::{AcceptHook, Connection, Connector, PrepareHook};
+pub use connect::{AcceptHook, Connection, Connector, PrepareHook, tcp_connect};
 pub use error::Error;
-pub use resolver::Resolver;
+pub use resolver::{Resolver, ResolverBuilder};
 pub use server::{AcceptErrorHook, Bind, BindPrepare, BoundListener, Server, tcp_bind, tcp_server};
 pub use stream::{Peer, Stream};
