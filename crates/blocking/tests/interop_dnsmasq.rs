@@ -11,7 +11,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anysock_blocking::Resolver;
+use anysock_blocking::{Connector, Resolver};
+use anysock_core::connect::AttemptOutcome;
 use anysock_core::dns::{RecordData, RecordType};
 use anysock_core::resolv_conf::DnsConfig;
 
@@ -39,6 +40,10 @@ fn free_udp_port() -> u16 {
 }
 
 fn start_dnsmasq() -> Dnsmasq {
+    start_dnsmasq_with("")
+}
+
+fn start_dnsmasq_with(extra: &str) -> Dnsmasq {
     let dir = common::tempdir("dnsmasq");
     let conf = dir.join("dnsmasq.conf");
     let mut c = String::new();
@@ -58,6 +63,7 @@ fn start_dnsmasq() -> Dnsmasq {
         )
         .unwrap();
     }
+    c.push_str(extra);
     std::fs::write(&conf, c).unwrap();
     for _ in 0..5 {
         let port = free_udp_port();
@@ -171,4 +177,52 @@ fn dnsmasq_behind_a_silent_server() {
     );
     let a = r.lookup("www.test.", RecordType::A).unwrap();
     assert_eq!(a.records[0].data, RecordData::A(Ipv4Addr::LOCALHOST));
+}
+
+#[test]
+fn dnsmasq_srv_connect_skips_a_refusing_target() {
+    let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let port = live.local_addr().unwrap().port();
+    // Priority 5 points at a refusing port, priority 10 at the live one.
+    let d = start_dnsmasq_with(&format!(
+        "host-record=first.test,127.0.0.1\n\
+         srv-host=_app._tcp.svc2.test,first.test,{dead},5,0\n\
+         srv-host=_app._tcp.svc2.test,v4.test,{port},10,0\n"
+    ));
+    // v4.test is 127.0.0.2: listen there on the same port.
+    let l2 = std::net::TcpListener::bind(("127.0.0.2", port)).unwrap();
+    let r = Resolver::builder()
+        .dns_config(
+            DnsConfig::builder()
+                .nameserver(d.addr)
+                .timeout(Duration::from_millis(500))
+                .build()
+                .unwrap(),
+        )
+        .no_hosts()
+        .build()
+        .unwrap();
+    let targets = r
+        .resolve_sockaddr("svc2.test", Some("app=1"), "tcp", None, None)
+        .unwrap();
+    let addrs: Vec<String> = targets.iter().map(|t| t.addr.to_string()).collect();
+    assert_eq!(
+        addrs,
+        [format!("127.0.0.1:{dead}"), format!("127.0.0.2:{port}")]
+    );
+    let c = Connector::new()
+        .resolver(r)
+        .connect("svc2.test", "app=1")
+        .unwrap();
+    assert_eq!(c.peer_addr().to_string(), format!("127.0.0.2:{port}"));
+    assert_eq!(
+        c.attempts[0].outcome,
+        Some(AttemptOutcome::Failed(io::ErrorKind::ConnectionRefused))
+    );
+    l2.accept().unwrap();
 }
