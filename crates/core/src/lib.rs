@@ -9,8 +9,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod dns;
+pub mod resolv_conf;
+pub mod rng;
 pub mod sockaddr;
 pub mod target;
 
+pub use dns::{DnsEvent, DnsQuery};
+pub use resolv_conf::{DnsConfig, ResolvConf};
 pub use sockaddr::{SockAddr, UnixAddr, UnixAddrError};
 pub use target::{Family, SockType, Target, TargetMeta};

@@ -1,0 +1,330 @@
+//! Domain names: IDN conversion, validation, and the wire-format helpers the query machine uses.
+
+use std::borrow::Cow;
+
+/// The longest name on the wire, in octets, length bytes and the root label included (RFC 1035 §2.3.4).
+pub const MAX_NAME_WIRE_LEN: usize = 255;
+
+/// The longest label, in octets (RFC 1035 §2.3.4).
+pub const MAX_LABEL_LEN: usize = 63;
+
+/// Why a name cannot be queried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameError {
+    /// The name is empty (or only the root `.`).
+    #[error("empty domain name")]
+    Empty,
+    /// The name has an empty label (`a..b`, or a leading dot).
+    #[error("empty label in domain name")]
+    EmptyLabel,
+    /// A label is longer than 63 octets after IDN conversion.
+    #[error("label longer than 63 octets in domain name")]
+    LabelTooLong,
+    /// The name is longer than 255 octets in wire form after IDN conversion.
+    #[error("domain name longer than 255 octets in wire form")]
+    NameTooLong,
+    /// UTS 46 processing rejected the name (a forbidden character such as a space, `/`, `%`, `@` or a
+    /// control character, an invalid Punycode `xn--` label, or a disallowed code point).
+    #[error("domain name rejected by IDNA (UTS 46) processing")]
+    Idna,
+}
+
+/// Converts a host name to the ASCII form that is sent on the wire.
+///
+/// Unicode names go through UTS 46 processing ([`idna::domain_to_ascii_cow`] with the WHATWG URL
+/// forbidden-code-point list, non-transitional), which also lower-cases ASCII letters: `Bücher.Example`
+/// becomes `xn--bcher-kva.example`. The result is then checked against the DNS limits: no empty label,
+/// labels of at most 63 octets, at most 255 octets in wire form. One trailing dot (an absolute name) is
+/// kept in the result. The planner uses the same function, so hosts-file keys and DNS questions agree.
+///
+/// # Errors
+/// A [`NameError`] saying what is wrong with the name.
+///
+/// ```
+/// use anysock_core::dns::name_to_ascii;
+/// assert_eq!(name_to_ascii("Bücher.example").unwrap(), "xn--bcher-kva.example");
+/// assert_eq!(name_to_ascii("WWW.Example.ORG.").unwrap(), "www.example.org.");
+/// assert!(name_to_ascii("a..b").is_err());
+/// ```
+pub fn name_to_ascii(name: &str) -> Result<String, NameError> {
+    let (body, absolute) = match name.strip_suffix('.') {
+        Some(b) => (b, true),
+        None => (name, false),
+    };
+    if body.is_empty() {
+        return Err(NameError::Empty);
+    }
+    // Empty labels are checked before IDNA, which would otherwise accept `a..b`.
+    if body.split('.').any(str::is_empty) {
+        return Err(NameError::EmptyLabel);
+    }
+    let ascii: Cow<'_, str> = idna::domain_to_ascii_cow(body.as_bytes(), idna::AsciiDenyList::URL)
+        .map_err(|_| NameError::Idna)?;
+    check_ascii_name(&ascii)?;
+    let mut out = ascii.into_owned();
+    if absolute {
+        out.push('.');
+    }
+    Ok(out)
+}
+
+/// Checks an ASCII name without a trailing dot against the DNS length limits.
+pub(crate) fn check_ascii_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(NameError::EmptyLabel);
+        }
+        if label.len() > MAX_LABEL_LEN {
+            return Err(NameError::LabelTooLong);
+        }
+    }
+    if wire_len(name) > MAX_NAME_WIRE_LEN {
+        return Err(NameError::NameTooLong);
+    }
+    Ok(())
+}
+
+/// The wire length of an ASCII name written without its trailing dot: one length octet per label, the
+/// label octets, and the root octet.
+pub(crate) fn wire_len(name: &str) -> usize {
+    name.len() + 2
+}
+
+/// Appends the wire form of an ASCII name (no trailing dot, validated) to `out`.
+pub(crate) fn write_wire_name(out: &mut Vec<u8>, name: &str) {
+    for label in name.split('.') {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+}
+
+/// Pointers followed before a name is declared a loop. A legal name has at most 127 labels, so no
+/// honest message needs more pointers than that.
+const MAX_POINTERS: usize = 128;
+
+/// Walks the labels of a possibly compressed name starting at `pos` in `msg`.
+///
+/// Returns the position just after the name's in-place encoding (where the next field starts), or
+/// `None` if the name is malformed: it runs past the end, has a reserved label type, loops, or is longer
+/// than 255 octets. `f` is called with each label, root excluded.
+pub(crate) fn walk_name(msg: &[u8], mut pos: usize, mut f: impl FnMut(&[u8])) -> Option<usize> {
+    let mut end = None;
+    let mut total = 1usize;
+    let mut pointers = 0usize;
+    loop {
+        let len = *msg.get(pos)? as usize;
+        match len & 0xc0 {
+            0x00 => {
+                if len == 0 {
+                    return Some(end.unwrap_or(pos + 1));
+                }
+                let label = msg.get(pos + 1..pos + 1 + len)?;
+                total += len + 1;
+                if total > MAX_NAME_WIRE_LEN {
+                    return None;
+                }
+                f(label);
+                pos += 1 + len;
+            }
+            0xc0 => {
+                let low = *msg.get(pos + 1)? as usize;
+                if end.is_none() {
+                    end = Some(pos + 2);
+                }
+                pointers += 1;
+                if pointers > MAX_POINTERS {
+                    return None;
+                }
+                let target = ((len & 0x3f) << 8) | low;
+                // RFC 1035 pointers point backwards in practice; requiring it rules out loops cheaply,
+                // the pointer budget above catches the rest.
+                if target >= pos {
+                    return None;
+                }
+                pos = target;
+            }
+            _ => return None, // 0x40 and 0x80: extended/reserved label types
+        }
+    }
+}
+
+/// Returns the next label of a compressed name, following pointers, and the position after it, or
+/// `Ok(None)` at the root. Used for allocation-free comparisons.
+fn next_label<'m>(
+    msg: &'m [u8],
+    mut pos: usize,
+    pointers: &mut usize,
+) -> Option<Option<(&'m [u8], usize)>> {
+    loop {
+        let len = *msg.get(pos)? as usize;
+        match len & 0xc0 {
+            0x00 => {
+                if len == 0 {
+                    return Some(None);
+                }
+                let label = msg.get(pos + 1..pos + 1 + len)?;
+                return Some(Some((label, pos + 1 + len)));
+            }
+            0xc0 => {
+                let low = *msg.get(pos + 1)? as usize;
+                *pointers += 1;
+                if *pointers > MAX_POINTERS {
+                    return None;
+                }
+                let target = ((len & 0x3f) << 8) | low;
+                if target >= pos {
+                    return None;
+                }
+                pos = target;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Compares two (possibly compressed) names, `a` at `pa` in `ma` and `b` at `pb` in `mb`, ASCII
+/// case-insensitively. Malformed names compare unequal. No allocation.
+pub(crate) fn names_equal(ma: &[u8], pa: usize, mb: &[u8], pb: usize) -> bool {
+    let (mut pa, mut pb) = (pa, pb);
+    let (mut ca, mut cb) = (0usize, 0usize);
+    loop {
+        let (Some(la), Some(lb)) = (next_label(ma, pa, &mut ca), next_label(mb, pb, &mut cb))
+        else {
+            return false;
+        };
+        match (la, lb) {
+            (None, None) => return true,
+            (Some((a, na)), Some((b, nb))) => {
+                if !a.eq_ignore_ascii_case(b) {
+                    return false;
+                }
+                pa = na;
+                pb = nb;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Decodes a (possibly compressed) name into presentation form without the trailing dot. Octets that
+/// are not letters, digits, `-`, `_` or `*` are escaped the RFC 1035 way (`\.`, `\\`, `\DDD`). The
+/// root name decodes as `"."`.
+pub(crate) fn decode_name(msg: &[u8], pos: usize) -> Option<String> {
+    let mut out = String::new();
+    walk_name(msg, pos, |label| {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        for &b in label {
+            match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'*' => out.push(b as char),
+                b'.' | b'\\' => {
+                    out.push('\\');
+                    out.push(b as char);
+                }
+                _ => {
+                    out.push('\\');
+                    out.push(char::from(b'0' + b / 100));
+                    out.push(char::from(b'0' + (b / 10) % 10));
+                    out.push(char::from(b'0' + b % 10));
+                }
+            }
+        }
+    })?;
+    if out.is_empty() {
+        out.push('.');
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idn_and_case() {
+        assert_eq!(
+            name_to_ascii("Bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(name_to_ascii("EXAMPLE.com.").unwrap(), "example.com.");
+        assert_eq!(
+            name_to_ascii("_http._tcp.example").unwrap(),
+            "_http._tcp.example"
+        );
+        assert_eq!(
+            name_to_ascii("例え.テスト").unwrap(),
+            "xn--r8jz45g.xn--zckzah"
+        );
+    }
+
+    #[test]
+    fn rejects() {
+        assert_eq!(name_to_ascii(""), Err(NameError::Empty));
+        assert_eq!(name_to_ascii("."), Err(NameError::Empty));
+        assert_eq!(name_to_ascii("a..b"), Err(NameError::EmptyLabel));
+        assert_eq!(name_to_ascii(".a"), Err(NameError::EmptyLabel));
+        assert_eq!(name_to_ascii("a.."), Err(NameError::EmptyLabel));
+        assert_eq!(name_to_ascii("foo bar"), Err(NameError::Idna));
+        assert_eq!(name_to_ascii("foo\tbar"), Err(NameError::Idna));
+        assert_eq!(name_to_ascii("xn--zz"), Err(NameError::Idna));
+        let long_label = "a".repeat(64);
+        assert_eq!(name_to_ascii(&long_label), Err(NameError::LabelTooLong));
+        assert!(name_to_ascii(&"a".repeat(63)).is_ok());
+        // 4 labels of 63 = 4*64 + 1 = 257 > 255
+        let long = [&"a".repeat(63)[..]; 4].join(".");
+        assert_eq!(name_to_ascii(&long), Err(NameError::NameTooLong));
+        // 253 characters is the longest legal text form (255 wire octets).
+        let ok = format!(
+            "{}.{}.{}.{}",
+            "a".repeat(63),
+            "a".repeat(63),
+            "a".repeat(63),
+            "a".repeat(61)
+        );
+        assert_eq!(ok.len(), 253);
+        assert!(name_to_ascii(&ok).is_ok());
+        assert!(name_to_ascii(&format!("{ok}.")).is_ok());
+        assert_eq!(
+            name_to_ascii(&format!("{ok}a")),
+            Err(NameError::NameTooLong)
+        );
+    }
+
+    #[test]
+    fn wire_roundtrip_and_compare() {
+        let mut m = vec![0u8; 12];
+        write_wire_name(&mut m, "www.Example.org");
+        let q = 12;
+        // a pointer to "example.org" inside the first name
+        let p = m.len();
+        m.extend_from_slice(&[3, b'f', b'o', b'o', 0xc0, 16]);
+        assert_eq!(decode_name(&m, q).unwrap(), "www.Example.org");
+        assert_eq!(decode_name(&m, p).unwrap(), "foo.Example.org");
+        assert_eq!(walk_name(&m, p, |_| {}), Some(p + 6));
+        let mut other = Vec::new();
+        write_wire_name(&mut other, "WWW.EXAMPLE.ORG");
+        assert!(names_equal(&m, q, &other, 0));
+        assert!(!names_equal(&m, p, &other, 0));
+    }
+
+    #[test]
+    fn malformed_names() {
+        // forward pointer / self pointer
+        assert_eq!(walk_name(&[0xc0, 0], 0, |_| {}), None);
+        assert_eq!(walk_name(&[1, b'a', 0xc0, 2], 0, |_| {}), None);
+        // truncated label
+        assert_eq!(walk_name(&[5, b'a'], 0, |_| {}), None);
+        // reserved label type
+        assert_eq!(walk_name(&[0x40, 0], 0, |_| {}), None);
+        // escaping
+        let m = [3, b'a', b'.', 0x07, 0];
+        assert_eq!(decode_name(&m, 0).unwrap(), "a\\.\\007");
+        assert_eq!(decode_name(&[0], 0).unwrap(), ".");
+    }
+}
