@@ -10,6 +10,8 @@
 #![warn(missing_docs)]
 
 pub mod dns;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod resolv_conf;
 pub mod rng;
 pub mod sockaddr;
