@@ -142,7 +142,10 @@ fn count_allocations(
 
 /// Thread CPU time, so the figure printed below is not inflated by other processes on a shared machine.
 fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is supported on Linux.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0);
@@ -151,12 +154,20 @@ fn thread_cpu_time() -> Duration {
 
 /// Handles prepared replies in chunks of 64 (machines and replies freshly built, so they are in
 /// cache as a just-received reply would be) and prints the thread CPU time per reply.
-fn cpu_time_per_reply(label: &str, name: &str, rtype: RecordType, records: &RecordsFn, now: Instant) {
+fn cpu_time_per_reply(
+    label: &str,
+    name: &str,
+    rtype: RecordType,
+    records: &RecordsFn,
+    now: Instant,
+) {
     const CHUNK: usize = 64;
     const ROUNDS: usize = 400;
     let mut spent = Duration::ZERO;
     for _ in 0..ROUNDS {
-        let mut prepared: Vec<(DnsQuery, Vec<u8>)> = (0..CHUNK).map(|_| setup(name, rtype, records, now)).collect();
+        let mut prepared: Vec<(DnsQuery, Vec<u8>)> = (0..CHUNK)
+            .map(|_| setup(name, rtype, records, now))
+            .collect();
         let mut events = Vec::with_capacity(CHUNK);
         let start = thread_cpu_time();
         for (q, reply) in &mut prepared {
@@ -166,7 +177,10 @@ fn cpu_time_per_reply(label: &str, name: &str, rtype: RecordType, records: &Reco
         black_box(events);
     }
     let n = CHUNK * ROUNDS;
-    println!("{label}: {:.0} ns thread CPU time per reply ({n} replies)", spent.as_nanos() as f64 / n as f64);
+    println!(
+        "{label}: {:.0} ns thread CPU time per reply ({n} replies)",
+        spent.as_nanos() as f64 / n as f64
+    );
 }
 
 fn bench(c: &mut Criterion) {
@@ -189,8 +203,20 @@ fn bench(c: &mut Criterion) {
     );
 
     cpu_time_per_reply("A", "www.example.com.", RecordType::A, &a_records, now);
-    cpu_time_per_reply("AAAA", "www.example.com.", RecordType::Aaaa, &aaaa_records, now);
-    cpu_time_per_reply("SRV x20", "_http._tcp.cluster.example.", RecordType::Srv, &srv_records, now);
+    cpu_time_per_reply(
+        "AAAA",
+        "www.example.com.",
+        RecordType::Aaaa,
+        &aaaa_records,
+        now,
+    );
+    cpu_time_per_reply(
+        "SRV x20",
+        "_http._tcp.cluster.example.",
+        RecordType::Srv,
+        &srv_records,
+        now,
+    );
 
     let mut g = c.benchmark_group("dns_reply");
     let cases: [(&str, &str, RecordType, &RecordsFn); 3] = [
