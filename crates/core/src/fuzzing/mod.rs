@@ -5,3 +5,5 @@
 pub mod addr;
 
 pub use addr::{parse_address_check, parse_hostport_check, unpack_sockaddr_check};
+
+pub mod dns;
