@@ -3,5 +3,7 @@
 //! what a fuzzer looks for.
 
 pub mod addr;
+pub mod resolve;
 
 pub use addr::{parse_address_check, parse_hostport_check, unpack_sockaddr_check};
+pub use resolve::resolve_script_check;
