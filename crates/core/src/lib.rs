@@ -29,9 +29,11 @@ pub mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hostport;
+pub mod hosts;
 pub mod protocol;
 pub mod resolv_conf;
 pub mod rng;
+pub mod resolve;
 pub mod service;
 pub mod sockaddr;
 pub mod target;
@@ -48,8 +50,14 @@ pub use format::{
 pub use hostport::{
     HostPort, HostPortError, format_hostport, parse_hostport, parse_hostport_strict,
 };
+pub use hosts::{HostsEntry, HostsFile, HostsWarning, HostsWarningKind};
 pub use protocol::{Protocol, ProtocolDb, getprotobyname};
 pub use resolv_conf::{DnsConfig, ResolvConf};
+pub use resolve::{
+    FamilyPreference, HostsPolicy, InetAton, InetAtonEvent, Query, QueryFailure, QueryId,
+    QueryOutcome, QueryType, Resolve, ResolveConfig, ResolveError, ResolveEvent, ResolveRequest,
+    SrvRecord,
+};
 pub use service::{Service, ServiceDb, ServiceError, getservbyname};
 pub use sockaddr::{
     PackedSockAddr, SockAddr, SockAddrError, UnixAddr, UnixAddrError, pack_sockaddr,
