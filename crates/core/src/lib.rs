@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod connect;
 pub mod dns;
 pub mod format;
 #[doc(hidden)]
@@ -32,8 +33,9 @@ pub mod hostport;
 pub mod hosts;
 pub mod protocol;
 pub mod resolv_conf;
-pub mod rng;
 pub mod resolve;
+pub mod rfc6724;
+pub mod rng;
 pub mod service;
 pub mod sockaddr;
 pub mod target;
@@ -41,6 +43,10 @@ pub mod target;
 pub use addr::{
     AddrParseError, Address, address_family, parse_address, parse_address_strict, parse_ipv4,
     parse_ipv4_strict, parse_ipv6, parse_ipv6_strict, parse_unix,
+};
+pub use connect::{
+    AttemptId, AttemptOutcome, AttemptRecord, Connect, ConnectConfig, ConnectError, FailReason,
+    Mode, Step,
 };
 pub use dns::{DnsEvent, DnsQuery};
 pub use format::{

@@ -3,9 +3,9 @@
 //! what a fuzzer looks for.
 
 pub mod addr;
+pub mod connect;
+pub mod dns;
 pub mod resolve;
 
 pub use addr::{parse_address_check, parse_hostport_check, unpack_sockaddr_check};
-
-pub mod dns;
 pub use resolve::resolve_script_check;
