@@ -203,7 +203,7 @@ impl FromStr for Address {
     }
 }
 
-/// Writes [`format_address`]'s text (padding and alignment flags are honoured).
+/// Writes [`format_address`](crate::format::format_address)'s text (padding and alignment flags are honoured).
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(&crate::format::format_address(self))

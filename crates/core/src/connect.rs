@@ -472,6 +472,8 @@ pub struct Connect {
     resolution_delay_until: Option<Instant>,
     /// True once the first attempt may start (Resolution Delay over or not needed).
     may_start: bool,
+    /// How the attempt that ended last ended (AnyEvent's `$!`).
+    last_outcome: Option<AttemptOutcome>,
     // Pacing.
     last_start: Option<Instant>,
     /// Failures (and rejections) not yet used to start the next attempt at once (§5).
@@ -508,6 +510,7 @@ impl Connect {
             resolution_error: None,
             resolution_delay_until: None,
             may_start: false,
+            last_outcome: None,
             last_start: None,
             credits: 0,
             group: None,
@@ -652,7 +655,7 @@ impl Connect {
         let Some(pos) = self.in_flight.iter().position(|&i| i == id) else {
             return;
         };
-        self.in_flight.swap_remove(pos);
+        self.in_flight.remove(pos);
         match result {
             Ok(()) => {
                 self.end_attempt(id, now, AttemptOutcome::Connected);
@@ -892,23 +895,26 @@ impl Connect {
         rec.ended = Some(now);
         rec.outcome = Some(outcome);
         let rec = *rec;
+        self.last_outcome = Some(outcome);
         self.events.push_back(Event::AttemptEnded(rec));
     }
 
+    /// Cancels every attempt in flight, oldest first.
     fn cancel_all(&mut self, now: Instant, outcome: AttemptOutcome) {
-        while let Some(id) = self.in_flight.pop() {
+        self.in_flight.sort_unstable();
+        for k in 0..self.in_flight.len() {
+            let id = self.in_flight[k];
             self.end_attempt(id, now, outcome);
             self.steps.push_back(Step::CancelAttempt { id });
         }
+        self.in_flight.clear();
     }
 
     fn win(&mut self, now: Instant, id: AttemptId) {
         self.lost_race.clear();
-        while let Some(other) = self.in_flight.pop() {
-            self.end_attempt(other, now, AttemptOutcome::Cancelled);
-            self.steps.push_back(Step::CancelAttempt { id: other });
-            self.lost_race.push(other);
-        }
+        self.lost_race.extend_from_slice(&self.in_flight);
+        self.lost_race.sort_unstable();
+        self.cancel_all(now, AttemptOutcome::Cancelled);
         self.credits = 0;
         self.state = State::Won(id);
         self.steps.push_back(Step::Connected {
@@ -936,12 +942,13 @@ impl Connect {
             self.fail(FailReason::TimedOut);
             return;
         }
-        // Attempts past their own deadline.
+        // Attempts past their own deadline, oldest first.
+        self.in_flight.sort_unstable();
         let mut i = 0;
         while i < self.in_flight.len() {
             let id = self.in_flight[i];
             if self.records[id.index()].deadline.is_some_and(|d| now >= d) {
-                self.in_flight.swap_remove(i);
+                self.in_flight.remove(i);
                 self.end_attempt(id, now, AttemptOutcome::TimedOut);
                 self.steps.push_back(Step::CancelAttempt { id });
                 self.credits = self.credits.saturating_add(1);
@@ -969,8 +976,8 @@ impl Connect {
             self.credits = 0;
         }
         if self.all_done && self.pending.is_empty() && self.in_flight.is_empty() {
-            let reason = match self.records.last() {
-                Some(r) => FailReason::AllFailed(r.outcome.unwrap_or(AttemptOutcome::Cancelled)),
+            let reason = match self.last_outcome {
+                Some(o) => FailReason::AllFailed(o),
                 None => match self.resolution_error {
                     Some(k) => FailReason::Resolution(k),
                     None => FailReason::NoTargets,

@@ -179,7 +179,9 @@ impl<'a> TryFrom<&'a str> for HostPort<'a> {
 impl fmt::Display for HostPort<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Service::Path(p) = self.service {
-            if p.starts_with('/') {
+            // `unix/:PATH` as AnyEvent writes it, unless the path has a `:` or whitespace; such a path is
+            // absolute (Service::parse_path), and the `/path` form carries it verbatim.
+            if p.contains(|c: char| c == ':' || c.is_whitespace()) {
                 return f.write_str(p);
             }
             return write!(f, "{UNIX_HOST}:{p}");
@@ -195,8 +197,9 @@ impl fmt::Display for HostPort<'_> {
 
 /// Formats a host and service so that [`parse_hostport`] gives back the same [`HostPort`] (B15, fixed).
 ///
-/// `host:service`; the host is bracketed when it contains `:` (IPv6) or `#`, or starts with `/`; unix
-/// sockets are written as the absolute path, or `unix/:path` for a relative one.
+/// `host:service`; the host is bracketed when it contains `:` (IPv6) or `#`, or starts with `/` (AnyEvent
+/// brackets only hosts with `:`). A unix socket is written `unix/:PATH` as AnyEvent does, or as the bare
+/// absolute path when the path contains `:` or whitespace (which `unix/:PATH` cannot carry).
 pub fn format_hostport(hp: &HostPort<'_>) -> String {
     hp.to_string()
 }

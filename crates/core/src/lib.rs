@@ -7,7 +7,7 @@
 //! text. Every adapter (blocking, tokio, async-std/smol) and any custom event loop drives the same
 //! machines.
 //!
-//! The address toolkit: [`addr`] (parsing), [`format`] (formatting without allocation), [`hostport`]
+//! The address toolkit: [`addr`] (parsing), [`format`](mod@format) (formatting without allocation), [`hostport`]
 //! (`host:port` strings), [`sockaddr`] (socket addresses and their `sockaddr` bytes), [`service`] and
 //! [`protocol`] (the services and protocols databases).
 //!

@@ -50,6 +50,8 @@ pub const MAX_NDOTS: u8 = 15;
 pub const MAX_TIMEOUT_SECS: u64 = 30;
 /// Largest `attempts` resolv.conf accepts; larger values are clamped (glibc `RES_MAXRETRY`).
 pub const MAX_ATTEMPTS: u8 = 5;
+/// Longest base timeout [`DnsConfigBuilder::build`] accepts (one hour); later rounds are capped at it too.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Nameservers resolv.conf keeps; later `nameserver` lines are ignored with a warning (glibc `MAXNS`).
 pub const MAX_NAMESERVERS: usize = 3;
 
@@ -147,6 +149,9 @@ pub enum DnsConfigError {
     /// The per-try timeout is zero.
     #[error("DNS timeout must be greater than zero")]
     ZeroTimeout,
+    /// The per-try timeout is longer than [`MAX_TIMEOUT`].
+    #[error("DNS timeout must be at most one hour")]
+    TimeoutTooLong,
     /// `attempts` is zero: no query would ever be sent.
     #[error("DNS attempts must be at least 1")]
     ZeroAttempts,
@@ -251,11 +256,14 @@ impl DnsConfigBuilder {
     /// Validates and builds the configuration.
     ///
     /// # Errors
-    /// [`DnsConfigError`] for a zero timeout, zero attempts, a nameserver on port 0 or an invalid
+    /// [`DnsConfigError`] for a zero or over-long timeout, zero attempts, a nameserver on port 0 or an invalid
     /// search domain.
     pub fn build(self) -> Result<DnsConfig, DnsConfigError> {
         if self.timeout.is_zero() {
             return Err(DnsConfigError::ZeroTimeout);
+        }
+        if self.timeout > MAX_TIMEOUT {
+            return Err(DnsConfigError::TimeoutTooLong);
         }
         if self.attempts == 0 {
             return Err(DnsConfigError::ZeroAttempts);

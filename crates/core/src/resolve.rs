@@ -739,8 +739,14 @@ impl Resolve {
         // 4. The node: IDN, case, validity.
         let node = normalise_node(request.node)?;
 
-        // 5. Literals answer at once.
-        if let Ok(addr) = parse_address(&node) {
+        // 5. Literals answer at once. ASCII text is parsed as given (AnyEvent rejects `0X7f.1`, and
+        // lowercasing must not make it a literal); IDN text after conversion (as AnyEvent does).
+        let literal_text = if request.node.is_ascii() {
+            request.node
+        } else {
+            &node
+        };
+        if let Ok(addr) = parse_address(literal_text) {
             let ip = match addr {
                 Address::V4(a) => IpAddr::V4(a),
                 Address::V6(a) => IpAddr::V6(a),
@@ -1055,22 +1061,32 @@ impl Resolve {
             .map(|s| s.level)
             .min();
         let blocked = |level: u16| blocking_level.is_some_and(|b| b < level);
-        for fi in 0..self.families.len() {
-            let family = self.families[fi];
-            let mut batch = Vec::new();
-            for i in 0..self.slots.len() {
-                if self.slots[i].family != family {
-                    continue;
+        // Slots are sorted by (level, family rank, job): walk level by level, and within a level
+        // family by family, emitting each family's ready slots up to its first waiting one. A level is
+        // only reached once every better level is complete, so the stream never hands out a target
+        // while a better SRV priority is still being resolved.
+        let mut batch: Option<(Family, Vec<Target>)> = None;
+        let mut i = 0;
+        while i < self.slots.len() {
+            let level = self.slots[i].level;
+            if blocked(level) {
+                break;
+            }
+            let mut stopped: Vec<Family> = Vec::new();
+            while i < self.slots.len() && self.slots[i].level == level {
+                let family = self.slots[i].family;
+                let ready = matches!(self.slots[i].state, SlotState::Ready(_));
+                if matches!(self.slots[i].state, SlotState::Waiting) {
+                    stopped.push(family);
                 }
-                match self.slots[i].state {
-                    SlotState::Emitted(_) => continue,
-                    SlotState::Waiting => break,
-                    SlotState::Ready(_) if blocked(self.slots[i].level) => break,
-                    SlotState::Ready(_) => {}
+                if !ready || stopped.contains(&family) {
+                    i += 1;
+                    continue;
                 }
                 let state =
                     core::mem::replace(&mut self.slots[i].state, SlotState::Emitted(Vec::new()));
                 let SlotState::Ready(ips) = state else {
+                    i += 1;
                     continue; // unreachable: checked above
                 };
                 let job = &self.jobs[self.slots[i].job];
@@ -1082,16 +1098,23 @@ impl Resolve {
                         produced.push(t);
                     }
                 }
-                batch.extend_from_slice(&produced);
+                if !produced.is_empty() {
+                    match &mut batch {
+                        Some((f, list)) if *f == family => list.extend_from_slice(&produced),
+                        _ => {
+                            if let Some((f, list)) = batch.take() {
+                                self.push_batch(f, list);
+                            }
+                            batch = Some((family, produced.clone()));
+                        }
+                    }
+                }
                 self.slots[i].state = SlotState::Emitted(produced);
+                i += 1;
             }
-            if !batch.is_empty() {
-                self.emitted_any = true;
-                self.events.push_back(ResolveEvent::Targets {
-                    family,
-                    targets: batch,
-                });
-            }
+        }
+        if let Some((f, list)) = batch {
+            self.push_batch(f, list);
         }
         let all_done = !self.srv_pending
             && self
@@ -1101,6 +1124,12 @@ impl Resolve {
         if all_done {
             self.finish();
         }
+    }
+
+    fn push_batch(&mut self, family: Family, targets: Vec<Target>) {
+        self.emitted_any = true;
+        self.events
+            .push_back(ResolveEvent::Targets { family, targets });
     }
 
     fn finish(&mut self) {
@@ -1282,5 +1311,103 @@ fn ip_family(ip: &IpAddr) -> Family {
     match ip {
         IpAddr::V4(_) => Family::V4,
         IpAddr::V6(_) => Family::V6,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_validation() {
+        assert_eq!(validate_name("a.test"), Ok(()));
+        assert_eq!(validate_name("a.test."), Ok(()));
+        assert_eq!(validate_name("_sip._udp.a-b.test"), Ok(()));
+        let bad = |n: &str| match validate_name(n) {
+            Err(ResolveError::InvalidName(e)) => e,
+            other => panic!("{n:?}: {other:?}"),
+        };
+        assert_eq!(bad(""), NameError::Empty);
+        assert_eq!(bad("."), NameError::Empty);
+        assert_eq!(bad("a..b"), NameError::EmptyLabel);
+        assert_eq!(bad("a.b.."), NameError::EmptyLabel);
+        assert_eq!(bad("a/b"), NameError::BadChar { at: 1 });
+        assert_eq!(bad("a\\b"), NameError::BadChar { at: 1 });
+        assert_eq!(bad("a\tb"), NameError::BadChar { at: 1 });
+        assert_eq!(bad(&"x".repeat(64)), NameError::LabelTooLong);
+        assert_eq!(validate_name(&"x".repeat(63)), Ok(()));
+        let max = [&"x".repeat(63)[..]; 4].join(".")[..253].to_owned();
+        assert_eq!(validate_name(&max), Ok(()));
+        assert_eq!(validate_name(&format!("{max}.")), Ok(()));
+        assert_eq!(bad(&format!("{max}x")), NameError::TooLong);
+    }
+
+    #[test]
+    fn localhost_names() {
+        for n in ["localhost", "a.localhost", "a.b.localhost"] {
+            assert!(is_localhost(n), "{n}");
+        }
+        for n in ["localhost.test", "xlocalhost", "localhostx", "local"] {
+            assert!(!is_localhost(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn literal_text_is_parsed_as_given() {
+        // AnyEvent's parse_ipv4 only knows a lower-case 0x; 0X.. is a (bad) name, not a literal.
+        let cfg = ResolveConfig::default();
+        let r = Resolve::new(ResolveRequest::new("0x7f.1", Some("1")), &cfg, 0).unwrap();
+        assert_eq!(r.targets().len(), 1);
+        let mut r = Resolve::new(ResolveRequest::new("0X7f.1", Some("1")), &cfg, 0).unwrap();
+        assert!(r.targets().is_empty());
+        assert!(r.poll_query().is_some(), "looked up as a name");
+    }
+
+    #[test]
+    fn rng_bounds_and_determinism() {
+        let mut a = SplitMix64(5);
+        let mut b = SplitMix64(5);
+        for max in [0u64, 1, 2, 99, u64::from(u32::MAX), u64::MAX - 1] {
+            for _ in 0..100 {
+                let x = a.upto(max);
+                assert!(x <= max);
+                assert_eq!(x, b.upto(max));
+            }
+        }
+        assert_eq!(SplitMix64(0).upto(0), 0);
+        // Both ends of a small range are reachable.
+        let mut r = SplitMix64(9);
+        let seen: std::collections::HashSet<u64> = (0..200).map(|_| r.upto(3)).collect();
+        assert_eq!(seen.len(), 4);
+    }
+
+    #[test]
+    fn failure_summary_prefers_the_most_telling_cause() {
+        let mut f = Failures::default();
+        assert_eq!(f.error(), ResolveError::NoAddresses);
+        f.record(QueryFailure::NoData);
+        assert_eq!(f.error(), ResolveError::NoAddresses);
+        f.record(QueryFailure::NxDomain);
+        assert_eq!(f.error(), ResolveError::NotFound);
+        f.record(QueryFailure::TimedOut);
+        f.record(QueryFailure::Refused);
+        assert_eq!(f.error(), ResolveError::Lookup(QueryFailure::TimedOut));
+    }
+
+    #[test]
+    fn srv_query_uses_the_canonical_protocol_name() {
+        let cfg = ResolveConfig::default();
+        let mut r = Resolve::new(
+            ResolveRequest::new("Example.Test", Some("SIP")).protocol("UDP"),
+            &cfg,
+            0,
+        )
+        .unwrap();
+        let q = r.poll_query().unwrap();
+        assert_eq!(
+            (q.name.as_str(), q.qtype),
+            ("_sip._udp.example.test", QueryType::Srv)
+        );
+        assert_eq!(r.poll_query(), None);
     }
 }

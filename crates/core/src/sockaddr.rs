@@ -261,7 +261,8 @@ pub enum SockAddrError {
         /// The length given.
         len: usize,
     },
-    /// A length that does not fit the family (IPv4 needs exactly 16 bytes, IPv6 at least 24).
+    /// A length that does not fit the family (IPv4 needs exactly 16 bytes, IPv6 at least 24, unix at
+    /// most 110).
     #[error("sockaddr of family {family} cannot be {len} bytes long")]
     BadLength {
         /// The family field.
@@ -336,9 +337,11 @@ pub fn pack_sockaddr(sa: &SockAddr) -> PackedSockAddr {
 /// Unpacks Linux `sockaddr` bytes (AnyEvent's `unpack_sockaddr`), keeping IPv6 flow info and scope id.
 ///
 /// IPv4 needs exactly 16 bytes (as AnyEvent). IPv6 needs at least 24 (the RFC 2133 layout without a
-/// scope id, which is then 0); longer input such as a whole `sockaddr_storage` is fine. A unix path is
-/// read from bytes 2 to 110 (at most): a pathname ends at its first NUL, an abstract name (leading NUL)
-/// keeps every byte. See [`pack_sockaddr`] for the layout.
+/// scope id, which is then 0); longer input such as a whole `sockaddr_storage` is fine. A unix sockaddr
+/// is at most 110 bytes (AnyEvent's Socket module accepts longer ones and returns mangled paths): a
+/// pathname ends at its first NUL, an abstract name (leading NUL) keeps every byte, and a sockaddr of
+/// just the family (an unnamed socket) is an error, since [`UnixAddr`] cannot be empty. See
+/// [`pack_sockaddr`] for the layout.
 pub fn unpack_sockaddr(bytes: &[u8]) -> Result<SockAddr, SockAddrError> {
     let len = bytes.len();
     let Some(fam) = bytes.first_chunk::<2>() else {
@@ -373,7 +376,10 @@ pub fn unpack_sockaddr(bytes: &[u8]) -> Result<SockAddr, SockAddrError> {
             ))))
         }
         AF_UNIX => {
-            let path = &bytes[2..len.min(SOCKADDR_MAX)];
+            if len > SOCKADDR_MAX {
+                return Err(SockAddrError::BadLength { family, len });
+            }
+            let path = &bytes[2..];
             let raw = match path.first() {
                 Some(0) => path,
                 _ => &path[..path.iter().position(|&c| c == 0).unwrap_or(path.len())],
@@ -552,14 +558,15 @@ mod tests {
         let mut long = vec![1u8, 0];
         long.extend([b'a'; 120]);
         assert_eq!(
-            unpack_sockaddr(&long)
-                .unwrap()
-                .as_unix()
-                .unwrap()
-                .as_raw()
-                .len(),
-            108
+            unpack_sockaddr(&long),
+            Err(SockAddrError::BadLength {
+                family: 1,
+                len: 122
+            })
         );
+        long.truncate(110);
+        let u = unpack_sockaddr(&long).unwrap();
+        assert_eq!(u.as_unix().unwrap().as_raw().len(), 108);
     }
 
     #[test]

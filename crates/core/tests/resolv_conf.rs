@@ -211,3 +211,34 @@ fn never_panics_on_odd_bytes() {
     let rc = ResolvConf::parse(text);
     assert!(!rc.warnings().is_empty());
 }
+
+mod properties {
+    use anysock_core::resolv_conf::ResolvConf;
+    use proptest::prelude::*;
+
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "(nameserver|search|domain|options|sortlist|bogus)[ \t]{0,2}[ -~]{0,40}",
+            "nameserver [0-9a-fA-F:.%]{0,45}",
+            "options( (ndots|timeout|attempts):[0-9-]{0,4}| rotate| edns0| inet6){0,4}",
+            "\\PC{0,40}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_always_has_a_nameserver(lines in proptest::collection::vec(line(), 0..12)) {
+            let text = lines.join("\n");
+            let rc = ResolvConf::parse(&text);
+            let c = rc.config();
+            prop_assert!(!c.nameservers().is_empty() && c.nameservers().len() <= 3);
+            prop_assert!(c.ndots() <= 15 && (1..=5).contains(&c.attempts()));
+            prop_assert!(c.timeout().as_secs() >= 1 && c.timeout().as_secs() <= 30);
+            let nlines = text.lines().count();
+            for w in rc.warnings() {
+                prop_assert!(w.line >= 1 && w.line <= nlines);
+            }
+            prop_assert!(rc.warnings().windows(2).all(|p| p[0].line <= p[1].line));
+        }
+    }
+}

@@ -880,6 +880,66 @@ fn lower_priority_answers_wait_for_higher_priority_ones() {
 }
 
 #[test]
+fn a_pending_family_of_a_better_priority_holds_back_the_other_family() {
+    let cfg = ResolveConfig::default();
+    let mut r = Resolve::new(ResolveRequest::new("svc.test", Some("http")), &cfg, 0).unwrap();
+    let srv = r.poll_query().unwrap();
+    r.handle_answer(
+        srv.id,
+        QueryOutcome::Srv(vec![
+            SrvRecord {
+                priority: 10,
+                weight: 0,
+                port: 1,
+                target: "first.test".into(),
+            },
+            SrvRecord {
+                priority: 20,
+                weight: 0,
+                port: 2,
+                target: "second.test".into(),
+            },
+        ]),
+    );
+    let qs: Vec<_> = std::iter::from_fn(|| r.poll_query()).collect();
+    let find = |name: &str, t: QueryType| {
+        qs.iter()
+            .find(|q| q.name == name && q.qtype == t)
+            .unwrap()
+            .id
+    };
+    // Priority 10 IPv4 answered (nothing), priority 20 answered in both families; priority 10 IPv6
+    // still out: nothing may be emitted yet, not even IPv4 of priority 20.
+    r.handle_answer(
+        find("first.test.", QueryType::A),
+        QueryOutcome::Failed(QueryFailure::NoData),
+    );
+    r.handle_answer(
+        find("second.test.", QueryType::A),
+        QueryOutcome::Addresses(vec!["203.0.113.2".parse().unwrap()]),
+    );
+    r.handle_answer(
+        find("second.test.", QueryType::Aaaa),
+        QueryOutcome::Addresses(vec!["2001:db8::2".parse().unwrap()]),
+    );
+    assert_eq!(r.poll_event(), None);
+    r.handle_answer(
+        find("first.test.", QueryType::Aaaa),
+        QueryOutcome::Addresses(vec!["2001:db8::1".parse().unwrap()]),
+    );
+    let mut order = Vec::new();
+    while let Some(ev) = r.poll_event() {
+        if let ResolveEvent::Targets { targets, .. } = ev {
+            order.extend(targets.iter().map(|t| t.addr.to_string()));
+        }
+    }
+    assert_eq!(
+        order,
+        ["[2001:db8::1]:1", "[2001:db8::2]:2", "203.0.113.2:2"]
+    );
+}
+
+#[test]
 fn duplicate_srv_targets_share_queries_and_appear_once() {
     let dns = Dns::default()
         .srv(
@@ -953,4 +1013,18 @@ fn inet_aton_uses_the_resolver_path() {
     let mut a = InetAton::new("256.1.1.1", &cfg).unwrap();
     assert!(a.poll_query().is_some());
     assert!(InetAton::new("unix/", &cfg).is_err());
+}
+
+// ------------------------------------------------------------------------------------------------
+// Invariants over arbitrary answer scripts
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+    /// Any request and any answer script (order, failures, wrong-family addresses, SRV records of any
+    /// shape, stale ids) ends in exactly one Done; each target appears once; the final list agrees with
+    /// the stream. The checks live in the fuzz helper, shared with the cargo-fuzz target.
+    #[test]
+    fn any_answer_script_ends_in_exactly_one_done(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+        anysock_core::fuzzing::resolve_script_check(&data);
+    }
 }

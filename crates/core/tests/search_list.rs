@@ -233,3 +233,23 @@ fn absolute_names_skip_the_search_list() {
     assert_eq!(asked, ["abs"]);
     assert!(matches!(ev, DnsEvent::Failed(e) if e.kind == DnsErrorKind::NxDomain));
 }
+
+mod properties {
+    use anysock_core::dns::{MAX_LABEL_LEN, MAX_NAME_WIRE_LEN, name_to_ascii};
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn name_to_ascii_output_is_a_valid_idempotent_dns_name(s in "\\PC{0,80}|[a-zA-Z0-9._-]{0,300}") {
+            if let Ok(a) = name_to_ascii(&s) {
+                prop_assert!(a.is_ascii());
+                let body = a.strip_suffix('.').unwrap_or(&a);
+                prop_assert!(!body.is_empty());
+                prop_assert!(body.split('.').all(|l| !l.is_empty() && l.len() <= MAX_LABEL_LEN));
+                prop_assert!(body.len() + 2 <= MAX_NAME_WIRE_LEN);
+                prop_assert!(!a.bytes().any(|b| b.is_ascii_uppercase()));
+                prop_assert_eq!(name_to_ascii(&a), Ok(a.clone()));
+            }
+        }
+    }
+}

@@ -49,7 +49,7 @@
 //! A datagram is accepted only if it comes from the server a try was sent to, carries that try's
 //! transaction id, is a response to a standard query, and repeats our question (name compared ASCII
 //! case-insensitively, type, class IN). Everything else is ignored and counted in [`DnsStats`]. Ids
-//! are drawn from a [`SplitMix64`](crate::rng::SplitMix64) seeded by the `random` argument, which the
+//! are drawn from a [`SplitMix64`] seeded by the `random` argument, which the
 //! adapter takes from the operating system. Source-port randomisation is the adapter's job: it sends
 //! each machine's datagrams from a fresh UDP socket bound to port 0, so the kernel picks a random
 //! ephemeral port (RFC 5452 §9.2).
@@ -64,7 +64,7 @@ use std::time::{Duration, Instant};
 pub use name::{MAX_LABEL_LEN, MAX_NAME_WIRE_LEN, NameError, name_to_ascii};
 pub use wire::MAX_CNAME_LINKS;
 
-use crate::resolv_conf::DnsConfig;
+use crate::resolv_conf::{DnsConfig, MAX_TIMEOUT};
 use crate::rng::SplitMix64;
 
 /// The record types the machine asks for.
@@ -590,7 +590,7 @@ impl DnsQuery {
     }
 
     /// The per-try timeout of `round`, glibc's schedule: round 0 gives each server the base timeout;
-    /// round r > 0 gives `base * 2^r / servers`, at least `min(base, 1 s)`.
+    /// round r > 0 gives `base * 2^r / servers`, at least `min(base, 1 s)` and at most one hour.
     fn try_timeout(&self, round: usize) -> Duration {
         if round == 0 {
             return self.base_timeout;
@@ -599,6 +599,7 @@ impl DnsQuery {
         let n = u32::try_from(self.servers.len()).unwrap_or(u32::MAX).max(1);
         let t = self.base_timeout.saturating_mul(factor) / n;
         t.max(self.base_timeout.min(Duration::from_secs(1)))
+            .min(MAX_TIMEOUT)
     }
 
     fn start_question(&mut self, now: Instant, name: String) {
@@ -659,7 +660,9 @@ impl DnsQuery {
             transport,
             edns,
             timeout,
-            deadline: now + timeout,
+            // Cannot overflow for any real clock (timeouts are capped at one hour); if it did, the
+            // try would simply time out at once instead of panicking.
+            deadline: now.checked_add(timeout).unwrap_or(now),
             dead: false,
             tcp_buf: Vec::new(),
             report: self.report.len() - 1,

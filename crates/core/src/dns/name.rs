@@ -215,7 +215,10 @@ pub(crate) fn names_equal(ma: &[u8], pa: usize, mb: &[u8], pb: usize) -> bool {
 /// are not letters, digits, `-`, `_` or `*` are escaped the RFC 1035 way (`\.`, `\\`, `\DDD`). The
 /// root name decodes as `"."`.
 pub(crate) fn decode_name(msg: &[u8], pos: usize) -> Option<String> {
-    let mut out = String::new();
+    // One pass to size the string (one allocation, escapes aside), one to fill it.
+    let mut size = 0usize;
+    walk_name(msg, pos, |label| size += label.len() + 1)?;
+    let mut out = String::with_capacity(size.max(1));
     walk_name(msg, pos, |label| {
         if !out.is_empty() {
             out.push('.');

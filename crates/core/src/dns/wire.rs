@@ -425,3 +425,52 @@ pub(crate) fn interpret(
     }
     Verdict::NoData { chain }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hickory_and_hand_built_queries_are_identical() {
+        for (name, rt) in [
+            ("www.example.org", RecordType::A),
+            ("_http._tcp.x", RecordType::Srv),
+            ("a", RecordType::Ptr),
+        ] {
+            for edns in [false, true] {
+                assert_eq!(
+                    build_query(0xbeef, name, rt, edns),
+                    build_query_by_hand(0xbeef, name, rt, edns),
+                    "{name} {rt:?} edns={edns}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn header_fields() {
+        let mut q = build_query(0x1234, "x.example", RecordType::Aaaa, true);
+        q[2] |= 0x80 | 0x02; // QR, TC
+        q[3] = 0x83; // RA, NXDOMAIN
+        let h = read_header(&q).unwrap();
+        assert_eq!(
+            (h.id, h.is_response, h.is_query_opcode, h.truncated, h.rcode),
+            (0x1234, true, true, true, 3)
+        );
+        assert_eq!((h.qdcount, h.ancount, h.nscount), (1, 0, 0));
+        assert!(read_header(&q[..11]).is_none());
+    }
+
+    #[test]
+    fn question_check() {
+        let q = build_query(1, "x.example", RecordType::A, false);
+        let mut wire = Vec::new();
+        super::super::name::write_wire_name(&mut wire, "X.EXAMPLE");
+        let h = read_header(&q).unwrap();
+        assert_eq!(check_question(&q, &h, &wire, rtype::A), Some(q.len()));
+        assert_eq!(check_question(&q, &h, &wire, rtype::AAAA), None);
+        let mut other = Vec::new();
+        super::super::name::write_wire_name(&mut other, "y.example");
+        assert_eq!(check_question(&q, &h, &other, rtype::A), None);
+    }
+}

@@ -293,6 +293,8 @@ pub fn connect_script(t0: Instant, data: &[u8]) -> Summary {
         last_start: None,
         credits: 0,
     };
+    // A zero overall timeout is due at once: the first poll_timeout may be `t0` itself.
+    h.c.handle_timeout(t0);
     h.drain();
     let mut ops = 0;
     while let Some(op) = b.next() {

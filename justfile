@@ -1,0 +1,46 @@
+# anysock recipes for people; they mirror .ci/run. Install just with `cargo install just`.
+
+# List the recipes.
+default:
+    @just --list
+
+# The demo (the README's first command).
+demo:
+    cargo run -p anysock-cli -- demo
+
+# Format, lint and docs, as CI checks them.
+check:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps
+
+# The README's test command.
+test:
+    cargo test --workspace
+
+# Every suite CI runs (differential against Perl's AnyEvent::Socket, dnsmasq interop, ...), inside a fresh
+# network namespace as CI does. Needs root, libanyevent-perl and dnsmasq-base (see .ci/run).
+suites:
+    unshare -n bash -euo pipefail -c 'ip link set lo up; source .ci/suites.sh; run_suites'
+
+# The whole CI script.
+ci:
+    bash .ci/run
+
+# Run each fuzz target for SECONDS (default 60) on stable, keeping new corpus entries in fuzz/corpus.
+fuzz SECONDS="60":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd fuzz
+    for t in $(cargo fuzz list); do
+      echo "== $t"
+      cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time={{SECONDS}} 2>&1 | tail -n 3
+    done
+
+# Every criterion benchmark, then one table of ratios against the peers.
+bench:
+    cargo bench --workspace -- --warm-up-time 1 --measurement-time 3
+
+# API docs.
+doc:
+    cargo doc --workspace --no-deps --open
