@@ -1,6 +1,9 @@
 //! tcp_connect, the Connector and the Resolver on real loopback sockets, each test run under
 //! async-std's executor and under smol's.
 
+// Wall-clock bounds on real sockets (generous, not performance targets).
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use std::io;
