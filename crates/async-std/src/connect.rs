@@ -1,7 +1,6 @@
 //! `tcp_connect` and the [`Connector`] builder: the core's resolve planner, DNS machines and Happy
 //! Eyeballs connect machine, driven together inside one future on async-io's reactor.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -12,20 +11,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use anysock_core::connect::{AttemptId, AttemptRecord, ConnectConfig, Mode, Step};
-use anysock_core::resolv_conf::DnsConfig;
+use anysock_core::connect::{AttemptId, AttemptRecord, ConnectConfig, Mode};
+use anysock_core::dial::{Dial, DialConfig, DialOutput, TraceEvent};
+use anysock_core::resolution::{QueryRecord, QueryToken};
 use anysock_core::rfc6724::Source;
-use anysock_core::{
-    Family, FamilyPreference, Resolve, ResolveEvent, ResolveRequest, SockAddr, Target,
-};
+use anysock_core::{Family, FamilyPreference, Resolve, ResolveRequest, SockAddr, Target};
 use anysock_sys::ConnectProgress;
 use anysock_sys::socket2::Socket;
 use async_io::{Async, Timer};
 
 use crate::clock::now;
-use crate::dns::DnsDriver;
+use crate::dns::QuerySockets;
 use crate::error::Error;
-use crate::resolver::{PlannerQueries, Resolver};
+use crate::resolver::Resolver;
 use crate::stream::Stream;
 
 /// The prepare hook: called with each attempt's socket (created, non-blocking, not yet connecting) and
@@ -48,6 +46,9 @@ pub struct Connection {
     pub target: Target,
     /// Every attempt, in the order started (the winner included), with its timing and outcome.
     pub attempts: Vec<AttemptRecord>,
+    /// The DNS queries that ended before the connection was made, with their timing and result
+    /// (queries still running when it was made are closed and not listed).
+    pub queries: Vec<QueryRecord>,
 }
 
 impl Connection {
@@ -208,7 +209,7 @@ impl Connector {
     /// Errors carry an [`Error`] inside: `NotFound` for a name that does not resolve, `TimedOut`,
     /// `ConnectionRefused` (the last attempt's error), `InvalidInput` for a malformed host or service.
     pub fn connect(&self, host: &str, service: &str) -> Connect {
-        Connect::start(self, || {
+        Connect::start(self, Some(host), |dial_config| {
             let resolver = self.resolver.clone().unwrap_or_else(Resolver::system);
             let config = resolver.resolve_config(self.family)?;
             let plan = Resolve::new(
@@ -217,12 +218,14 @@ impl Connector {
                 anysock_sys::random_u64(),
             )
             .map_err(|e| Error::resolve(host, e))?;
-            Ok(Plan::Planned {
-                plan: Box::new(plan),
-                dns_config: resolver.dns_config()?,
-                queries: PlannerQueries::default(),
-                node: host.to_owned(),
-            })
+            let dns = resolver.dns_config()?;
+            Ok(Dial::new(
+                plan,
+                &dns,
+                dial_config,
+                now(),
+                anysock_sys::random_u64(),
+            ))
         })
     }
 
@@ -240,19 +243,12 @@ impl Connector {
 
     /// Connects to the first of these targets that answers, without any name resolution.
     pub fn connect_targets(&self, targets: impl IntoIterator<Item = Target>) -> Connect {
-        let mut by_family: Vec<(Family, Vec<Target>)> = Vec::new();
-        for t in targets {
-            match by_family.iter_mut().find(|(f, _)| *f == t.family()) {
-                Some((_, v)) => v.push(t),
-                None => by_family.push((t.family(), vec![t])),
-            }
-        }
-        let mut events: VecDeque<PlanEvent> = by_family
-            .into_iter()
-            .map(|(family, targets)| PlanEvent::Targets { family, targets })
-            .collect();
-        events.push_back(PlanEvent::Done(Ok(())));
-        Connect::start(self, || Ok(Plan::Fixed(events)))
+        let targets: Vec<Target> = targets.into_iter().collect();
+        Connect::start(self, None, |dial_config| {
+            // One target: nothing to sort, so no source address lookup.
+            let dial_config = dial_config.source_lookup(targets.len() > 1);
+            Ok(Dial::with_targets(targets, dial_config, now()))
+        })
     }
 }
 
@@ -274,7 +270,7 @@ impl fmt::Debug for Connect {
         let mut d = f.debug_struct("Connect");
         match &self.state {
             ConnectState::Running(driver) => d
-                .field("attempts", &driver.machine.attempts())
+                .field("attempts", &driver.dial.attempts())
                 .field("in_flight", &driver.attempts.len()),
             ConnectState::Failed(e) => d.field("error", e),
             ConnectState::Done => d.field("done", &true),
@@ -284,19 +280,19 @@ impl fmt::Debug for Connect {
 }
 
 impl Connect {
-    fn start(connector: &Connector, plan: impl FnOnce() -> Result<Plan, Error>) -> Connect {
-        let state = match plan() {
-            Ok(plan) => ConnectState::Running(Box::new(Driver {
-                single_target: matches!(&plan, Plan::Fixed(q) if q.iter().map(|e| match e {
-                    PlanEvent::Targets { targets, .. } => targets.len(),
-                    PlanEvent::Done(_) => 0,
-                }).sum::<usize>() == 1),
+    fn start(
+        connector: &Connector,
+        node: Option<&str>,
+        dial: impl FnOnce(DialConfig) -> Result<Dial, Error>,
+    ) -> Connect {
+        let state = match dial(DialConfig::new().connect(connector.config)) {
+            Ok(dial) => ConnectState::Running(Box::new(Driver {
                 prepare: connector.prepare.clone(),
                 accept: connector.accept.clone(),
-                dns: DnsDriver::default(),
-                plan,
-                plan_error: None,
-                machine: anysock_core::Connect::new(connector.config, now()),
+                node: node.map(str::to_owned),
+                dial,
+                dns: QuerySockets::default(),
+                queries: Vec::new(),
                 attempts: Vec::new(),
                 timer: Timer::never(),
             })),
@@ -308,7 +304,7 @@ impl Connect {
     /// The attempts made so far (empty once the future has completed).
     pub fn attempts(&self) -> &[AttemptRecord] {
         match &self.state {
-            ConnectState::Running(d) => d.machine.attempts(),
+            ConnectState::Running(d) => d.dial.attempts(),
             _ => &[],
         }
     }
@@ -342,30 +338,6 @@ impl Future for Connect {
         this.state = ConnectState::Done;
         Poll::Ready(result)
     }
-}
-
-/// What the resolution side produced.
-#[derive(Debug)]
-enum PlanEvent {
-    Targets {
-        family: Family,
-        targets: Vec<Target>,
-    },
-    Done(Result<(), Error>),
-}
-
-/// Where targets come from.
-#[derive(Debug)]
-enum Plan {
-    /// Known in advance.
-    Fixed(VecDeque<PlanEvent>),
-    /// The core's resolve planner, with its DNS queries run by the driver.
-    Planned {
-        plan: Box<Resolve>,
-        dns_config: DnsConfig,
-        queries: PlannerQueries,
-        node: String,
-    },
 }
 
 /// An attempt's socket, registered with the reactor from the start so that a winner needs no second
@@ -418,44 +390,40 @@ struct Attempt {
     own_deadline: Option<Instant>,
 }
 
-/// Runs one connect: the plan's targets into the machine, the machine's steps into syscalls.
+/// Runs one connect: carries out the [`Dial`] machine's outputs and feeds back what the sockets say.
 struct Driver {
     prepare: Option<PrepareHook>,
     accept: Option<AcceptHook>,
-    dns: DnsDriver,
-    plan: Plan,
-    plan_error: Option<Error>,
-    machine: anysock_core::Connect,
+    /// The host being connected to, for error messages.
+    node: Option<String>,
+    dial: Dial,
+    dns: QuerySockets<QueryToken>,
+    /// The DNS queries that ended, for the trace.
+    queries: Vec<QueryRecord>,
     attempts: Vec<Attempt>,
     /// One timer, re-armed at the earliest deadline (absolute instants: no drift).
     timer: Timer,
-    /// A fixed list of one target: there is nothing to sort, so no source address lookup.
-    single_target: bool,
 }
 
 impl Driver {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Connection>> {
         loop {
-            self.pump_plan();
-            if let Some(result) = self.pump_machine() {
+            if let Some(result) = self.drain() {
                 return Poll::Ready(result);
             }
-            let mut progressed = self.dns.poll_io(cx);
+            let mut progressed = self.dns.poll_io(&mut self.dial, cx);
             progressed |= self.poll_attempts(cx);
             let t = now();
             progressed |= self.expire_own_deadlines(t);
-            if self.dns.poll_timeout().is_some_and(|d| d <= t) {
-                self.dns.handle_timeout(t);
-                progressed = true;
-            }
-            if self.machine.poll_timeout().is_some_and(|d| d <= t) {
-                self.machine.handle_timeout(t);
+            if self.dial.poll_timeout().is_some_and(|d| d <= t) {
+                self.dial.handle_timeout(t);
                 progressed = true;
             }
             if progressed {
                 continue;
             }
-            match self.next_deadline() {
+            let own = self.attempts.iter().filter_map(|a| a.own_deadline).min();
+            match [self.dial.poll_timeout(), own].into_iter().flatten().min() {
                 Some(d) => {
                     self.timer.set_at(d);
                     if Pin::new(&mut self.timer).poll(cx).is_ready() {
@@ -468,97 +436,21 @@ impl Driver {
         }
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.machine.poll_timeout(),
-            self.dns.poll_timeout(),
-            self.attempts.iter().filter_map(|a| a.own_deadline).min(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-    }
-
-    /// Runs the planner's DNS questions and moves its targets and its end into the connect machine.
-    fn pump_plan(&mut self) {
-        let mut events = Vec::new();
-        match &mut self.plan {
-            Plan::Fixed(q) => events.extend(q.drain(..)),
-            Plan::Planned {
-                plan,
-                dns_config,
-                queries,
-                node,
-            } => loop {
-                let mut progressed = false;
-                while let Some(q) = plan.poll_query() {
-                    progressed = true;
-                    if let Some((id, o)) = queries.start(&mut self.dns, dns_config, q) {
-                        plan.handle_answer(id, o);
-                    }
+    /// Carries out the machine's outputs. Returns the final result once there is one.
+    fn drain(&mut self) -> Option<io::Result<Connection>> {
+        while let Some(out) = self.dial.poll_output() {
+            match out {
+                DialOutput::Transmit { token, transmit } => {
+                    self.dns.transmit(&mut self.dial, token, &transmit);
                 }
-                while let Some((token, ev)) = self.dns.poll_done() {
-                    progressed = true;
-                    if let Some((id, o)) = queries.finish(token, ev) {
-                        plan.handle_answer(id, o);
-                    }
+                DialOutput::CloseQuery(token) => self.dns.close(token),
+                DialOutput::NeedSources { batch, targets } => {
+                    let sources: Vec<Source> = targets.iter().map(source_of).collect();
+                    self.dial.handle_sources(now(), batch, sources);
                 }
-                while let Some(ev) = plan.poll_event() {
-                    progressed = true;
-                    events.push(match ev {
-                        ResolveEvent::Targets { family, targets } => {
-                            PlanEvent::Targets { family, targets }
-                        }
-                        ResolveEvent::Done(r) => {
-                            PlanEvent::Done(r.map_err(|e| Error::resolve(node, e)))
-                        }
-                        _ => continue,
-                    });
-                }
-                if !progressed {
-                    break;
-                }
-            },
-        }
-        for ev in events {
-            let t = now();
-            match ev {
-                PlanEvent::Targets { family, targets } => {
-                    if self.single_target {
-                        // Nothing to sort: skip the source address lookup.
-                        self.machine.handle_targets(t, family, targets);
-                    } else {
-                        let with_sources: Vec<(Target, Source)> =
-                            targets.into_iter().map(|t| (t, source_of(&t))).collect();
-                        self.machine
-                            .handle_targets_with_sources(t, family, with_sources);
-                    }
-                }
-                PlanEvent::Done(result) => {
-                    let r = match result {
-                        Ok(()) => Ok(()),
-                        Err(e) => {
-                            let k = e.kind();
-                            self.plan_error = Some(e);
-                            Err(k)
-                        }
-                    };
-                    self.machine.handle_resolution_done(t, None, r);
-                }
-            }
-        }
-    }
-
-    /// Carries out the machine's steps. Returns the final result once there is one.
-    fn pump_machine(&mut self) -> Option<io::Result<Connection>> {
-        while let Some(step) = self.machine.poll_step() {
-            match step {
-                Step::StartAttempt { id, target, .. } => self.start_attempt(id, target),
-                Step::CancelAttempt { id } => {
-                    trace_debug!("attempt {} cancelled", id);
-                    self.attempts.retain(|a| a.id != id);
-                }
-                Step::Connected { id, target } => {
+                DialOutput::StartAttempt { id, target, .. } => self.start_attempt(id, target),
+                DialOutput::CancelAttempt { id } => self.attempts.retain(|a| a.id != id),
+                DialOutput::Connected { id, target } => {
                     let Some(pos) = self.attempts.iter().position(|a| a.id == id) else {
                         // Cannot happen: a winner is always an attempt we hold.
                         return Some(Err(io::Error::other(format!(
@@ -566,57 +458,79 @@ impl Driver {
                         ))));
                     };
                     let a = self.attempts.swap_remove(pos);
-                    // Every other attempt was cancelled with the win; close their sockets.
-                    self.attempts.clear();
                     let stream = a.sock.into_stream();
-                    let accepted = self.accept.as_ref().is_none_or(|f| f(&stream, &target));
-                    if accepted {
+                    if self.accept.as_ref().is_none_or(|f| f(&stream, &target)) {
                         trace_debug!("connected to {} (attempt {})", target.addr, id);
                         return Some(Ok(Connection {
                             stream,
                             target,
-                            attempts: self.machine.attempts().to_vec(),
+                            attempts: self.dial.attempts().to_vec(),
+                            queries: std::mem::take(&mut self.queries),
                         }));
                     }
                     trace_debug!("connection to {} rejected by the accept hook", target.addr);
                     drop(stream);
-                    self.machine.handle_reject(now(), id);
+                    self.dial.handle_reject(now(), id);
                 }
-                Step::Failed(e) => {
-                    trace_debug!("connect failed: {}", e);
+                DialOutput::Failed(error) => {
+                    trace_debug!("connect failed: {}", error);
                     self.attempts.clear();
                     let err = Error::Connect {
-                        error: e,
-                        resolution: self.plan_error.take().map(Box::new),
+                        node: self.node.take(),
+                        error,
                     };
                     return Some(Err(err.into()));
                 }
+                DialOutput::Trace(ev) => self.trace(ev),
                 _ => {}
             }
         }
         None
     }
 
+    fn trace(&mut self, ev: TraceEvent) {
+        match ev {
+            TraceEvent::QueryFinished(rec) => {
+                trace_debug!("dns {} {} finished: {:?}", rec.token, rec.name, rec.result);
+                self.queries.push(rec);
+            }
+            TraceEvent::QueryStarted(_rec) => {
+                trace_debug!("dns {} {} {:?} started", _rec.token, _rec.name, _rec.rtype);
+            }
+            TraceEvent::AttemptStarted(_rec) => {
+                trace_debug!("attempt {} to {} started", _rec.id, _rec.target.addr);
+            }
+            TraceEvent::AttemptEnded(_rec) => {
+                trace_debug!(
+                    "attempt {} to {} ended: {:?}",
+                    _rec.id,
+                    _rec.target.addr,
+                    _rec.outcome
+                );
+            }
+            _ => {}
+        }
+    }
+
     fn start_attempt(&mut self, id: AttemptId, target: Target) {
-        trace_debug!("attempt {} to {} starting", id, target.addr);
         let t = now();
         let sock = match anysock_sys::socket_for(&target) {
             Ok(s) => s,
-            Err(e) => return self.machine.handle_attempt(t, id, Err(e.kind())),
+            Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };
         let own_timeout = match self.prepare.as_ref().map(|p| p(&sock, &target)) {
             None => None,
             Some(Ok(timeout)) => timeout,
-            Some(Err(e)) => return self.machine.handle_attempt(t, id, Err(e.kind())),
+            Some(Err(e)) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };
         let connected = match anysock_sys::start_connect(&sock, &target.addr) {
             Ok(ConnectProgress::InProgress) => false,
             Ok(_) => true,
-            Err(e) => return self.machine.handle_attempt(t, id, Err(e.kind())),
+            Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };
         let sock = match AttemptSock::new(sock, target.family() == Family::Unix) {
             Ok(s) => s,
-            Err(e) => return self.machine.handle_attempt(t, id, Err(e.kind())),
+            Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };
         self.attempts.push(Attempt {
             id,
@@ -629,8 +543,8 @@ impl Driver {
             },
         });
         if connected {
-            // Connected at once (unix sockets, sometimes loopback): held for the Connected step.
-            self.machine.handle_attempt(t, id, Ok(()));
+            // Connected at once (unix sockets, sometimes loopback): held for the Connected output.
+            self.dial.handle_attempt(t, id, Ok(()));
         }
     }
 
@@ -660,15 +574,14 @@ impl Driver {
                 None => i += 1,
                 Some(Ok(())) => {
                     self.attempts[i].connected = true;
-                    self.machine.handle_attempt(now(), id, Ok(()));
                     fed = true;
                     i += 1;
+                    self.dial.handle_attempt(now(), id, Ok(()));
                 }
                 Some(Err(k)) => {
-                    trace_debug!("attempt {} failed: {:?}", id, k);
                     self.attempts.swap_remove(i);
-                    self.machine.handle_attempt(now(), id, Err(k));
                     fed = true;
+                    self.dial.handle_attempt(now(), id, Err(k));
                 }
             }
         }
@@ -681,7 +594,7 @@ impl Driver {
         while i < self.attempts.len() {
             if self.attempts[i].own_deadline.is_some_and(|d| d <= t) {
                 let a = self.attempts.swap_remove(i);
-                self.machine
+                self.dial
                     .handle_attempt(t, a.id, Err(io::ErrorKind::TimedOut));
                 fed = true;
             } else {

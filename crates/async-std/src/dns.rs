@@ -1,25 +1,60 @@
-//! Driving [`DnsQuery`] machines over UDP and TCP sockets registered with async-io's reactor.
+//! The sockets of DNS queries on async-io's reactor: UDP sockets and TCP connections keyed by the
+//! query they belong to (a core [`QueryToken`] for [`Dial`] and [`Resolution`]).
 //!
-//! The driver only moves bytes: transmits become `send_to` or a TCP connection, received datagrams and
-//! stream bytes go back into the machine with the time. Retransmission, server choice, truncation and
-//! everything else DNS is the machine's. It is polled from the future that owns it, which also owns
-//! its timer: dropping that future drops every socket here.
+//! This only moves bytes: transmits become `send_to` or a TCP connection, received datagrams and stream
+//! bytes go back into the machine with the time ([`DnsInput`]). Retransmission, server choice,
+//! truncation and everything else DNS is the machines'. It is polled from the future that owns it,
+//! which also owns its timer: dropping that future closes every socket here.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use anysock_core::dns::{DnsEvent, DnsQuery, Transmit, Transport};
+use anysock_core::dial::Dial;
+use anysock_core::dns::{Transmit, Transport};
+use anysock_core::resolution::{QueryToken, Resolution};
 use anysock_core::{Family, SockAddr, SockType};
 use anysock_sys::ConnectProgress;
 use async_io::Async;
 
 use crate::clock::now;
 
-/// Identifies a query to the driver's user.
-pub(crate) type Token = u64;
+/// A machine that takes what the DNS sockets of query `K` receive.
+pub(crate) trait DnsInput<K> {
+    /// A datagram for query `key`.
+    fn datagram(&mut self, now: Instant, key: K, from: SocketAddr, bytes: &[u8]);
+    /// Bytes from query `key`'s TCP connection to `from`; `false`: close that connection.
+    fn stream(&mut self, now: Instant, key: K, from: SocketAddr, bytes: &[u8]) -> bool;
+    /// Query `key`'s TCP connection to `from` failed or closed early.
+    fn stream_error(&mut self, now: Instant, key: K, from: SocketAddr);
+}
+
+impl DnsInput<QueryToken> for Dial {
+    fn datagram(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) {
+        self.handle_datagram(now, key, from, bytes);
+    }
+    fn stream(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_stream(now, key, from, bytes)
+    }
+    fn stream_error(&mut self, now: Instant, key: QueryToken, from: SocketAddr) {
+        self.handle_stream_error(now, key, from);
+    }
+}
+
+impl DnsInput<QueryToken> for Resolution {
+    fn datagram(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) {
+        self.handle_datagram(now, key, from, bytes);
+    }
+    fn stream(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_stream(now, key, from, bytes)
+    }
+    fn stream_error(&mut self, now: Instant, key: QueryToken, from: SocketAddr) {
+        self.handle_stream_error(now, key, from);
+    }
+}
 
 #[derive(Debug)]
 enum TcpState {
@@ -36,120 +71,67 @@ struct TcpConn {
     state: TcpState,
 }
 
-#[derive(Debug)]
-struct Slot {
-    query: DnsQuery,
+/// The sockets of one query.
+#[derive(Debug, Default)]
+struct Sockets {
     udp4: Option<Async<UdpSocket>>,
     udp6: Option<Async<UdpSocket>>,
     tcp: Vec<TcpConn>,
 }
 
-/// Runs any number of DNS queries at once.
-#[derive(Debug, Default)]
-pub(crate) struct DnsDriver {
-    slots: HashMap<Token, Slot>,
-    done: VecDeque<(Token, DnsEvent)>,
+/// The DNS sockets of any number of queries.
+#[derive(Debug)]
+pub(crate) struct QuerySockets<K> {
+    by_key: HashMap<K, Sockets>,
 }
 
-impl DnsDriver {
-    /// Takes a new machine and sends its first query.
-    pub(crate) fn start(&mut self, token: Token, query: DnsQuery) {
-        trace_debug!("dns query {} started", token);
-        self.slots.insert(
-            token,
-            Slot {
-                query,
-                udp4: None,
-                udp6: None,
-                tcp: Vec::new(),
-            },
-        );
-        self.pump(token);
+impl<K> Default for QuerySockets<K> {
+    fn default() -> Self {
+        QuerySockets {
+            by_key: HashMap::new(),
+        }
     }
+}
 
-    /// True when no query is running.
-    pub(crate) fn is_idle(&self) -> bool {
-        self.slots.is_empty()
-    }
-
-    /// The earliest deadline of the running queries.
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.slots
-            .values()
-            .filter_map(|s| s.query.poll_timeout())
-            .min()
-    }
-
-    /// A finished query's outcome.
-    pub(crate) fn poll_done(&mut self) -> Option<(Token, DnsEvent)> {
-        self.done.pop_front()
-    }
-
-    /// Advances the timers of the queries whose deadline has come.
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<Token> = self
-            .slots
-            .iter()
-            .filter(|(_, s)| s.query.poll_timeout().is_some_and(|d| d <= now))
-            .map(|(t, _)| *t)
-            .collect();
-        for t in due {
-            if let Some(s) = self.slots.get_mut(&t) {
-                s.query.handle_timeout(now);
+impl<K: Copy + Eq + Hash + std::fmt::Display> QuerySockets<K> {
+    /// Sends a transmit of query `key`. A TCP connection that cannot even be started is reported to
+    /// the machine at once; a UDP send error is left to the machine's timeout.
+    pub(crate) fn transmit(&mut self, m: &mut impl DnsInput<K>, key: K, t: &Transmit) {
+        if let Err(_e) = self.by_key.entry(key).or_default().send(t) {
+            trace_debug!("dns {} send to {} failed: {}", key, t.to, _e);
+            if t.transport == Transport::Tcp {
+                m.stream_error(now(), key, t.to);
             }
-            self.pump(t);
         }
     }
 
+    /// Closes every socket of query `key`.
+    pub(crate) fn close(&mut self, key: K) {
+        self.by_key.remove(&key);
+    }
+
     /// Reads and writes whatever the sockets allow, registering `cx` for the rest. Returns whether
-    /// anything was fed into a machine.
-    pub(crate) fn poll_io(&mut self, cx: &mut Context<'_>) -> bool {
+    /// anything was fed into the machine.
+    pub(crate) fn poll_io(&mut self, m: &mut impl DnsInput<K>, cx: &mut Context<'_>) -> bool {
         let mut fed = false;
-        let tokens: Vec<Token> = self.slots.keys().copied().collect();
-        for token in tokens {
-            let Some(slot) = self.slots.get_mut(&token) else {
-                continue;
-            };
-            fed |= slot.read_udp(cx);
+        for (&key, socks) in &mut self.by_key {
+            fed |= socks.read_udp(m, key, cx);
             let mut i = 0;
-            while i < slot.tcp.len() {
-                let (keep, f) = slot.drive_tcp(i, cx);
+            while i < socks.tcp.len() {
+                let (keep, f) = drive_tcp(&mut socks.tcp[i], m, key, cx);
                 fed |= f;
                 if keep {
                     i += 1;
                 } else {
-                    slot.tcp.swap_remove(i);
+                    socks.tcp.swap_remove(i);
                 }
             }
-            self.pump(token);
         }
         fed
     }
-
-    /// Sends what the machine wants sent and collects its outcome.
-    fn pump(&mut self, token: Token) {
-        let Some(slot) = self.slots.get_mut(&token) else {
-            return;
-        };
-        while let Some(t) = slot.query.poll_transmit() {
-            if let Err(_e) = slot.send(&t) {
-                trace_debug!("dns query {} send to {} failed: {}", token, t.to, _e);
-                if t.transport == Transport::Tcp {
-                    // The connection could not even be started: the machine moves on at once.
-                    slot.query.handle_stream_error(now(), t.to);
-                }
-                // A UDP send error (no route, no socket): the try times out in the machine.
-            }
-        }
-        if let Some(ev) = slot.query.poll_event() {
-            trace_debug!("dns query {} done", token);
-            self.slots.remove(&token);
-            self.done.push_back((token, ev));
-        }
-    }
 }
 
-impl Slot {
+impl Sockets {
     fn send(&mut self, t: &Transmit) -> io::Result<()> {
         match t.transport {
             Transport::Udp => {
@@ -191,7 +173,12 @@ impl Slot {
     }
 
     /// Reads every waiting datagram; returns whether any was fed.
-    fn read_udp(&mut self, cx: &mut Context<'_>) -> bool {
+    fn read_udp<K: Copy>(
+        &mut self,
+        m: &mut impl DnsInput<K>,
+        key: K,
+        cx: &mut Context<'_>,
+    ) -> bool {
         let mut fed = false;
         let mut buf = [0u8; 65536];
         for sock in [self.udp4.as_ref(), self.udp6.as_ref()]
@@ -201,7 +188,7 @@ impl Slot {
             loop {
                 match sock.get_ref().recv_from(&mut buf) {
                     Ok((n, from)) => {
-                        self.query.handle_datagram(now(), from, &buf[..n]);
+                        m.datagram(now(), key, from, &buf[..n]);
                         fed = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -213,82 +200,84 @@ impl Slot {
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     // ICMP errors (port unreachable) surface here on some systems: nothing to feed,
-                    // but the socket stays usable.
+                    // and the error is consumed, so the socket stays usable.
                     Err(_) => {}
                 }
             }
         }
         fed
     }
+}
 
-    /// Moves a TCP connection along: (keep it, something was fed).
-    fn drive_tcp(&mut self, i: usize, cx: &mut Context<'_>) -> (bool, bool) {
-        let c = &mut self.tcp[i];
-        loop {
-            let wait = match c.state {
-                TcpState::Connecting => match anysock_sys::finish_connect(c.sock.get_ref()) {
-                    Ok(ConnectProgress::Connected) => {
-                        c.state = TcpState::Writing { off: 0 };
-                        continue;
-                    }
-                    Ok(_) => c.sock.poll_writable(cx),
-                    Err(_) => {
-                        self.query.handle_stream_error(now(), c.to);
-                        return (false, true);
-                    }
-                },
-                TcpState::Writing { off } => {
-                    // `Write for &TcpStream`: the socket is non-blocking.
-                    match (&mut c.sock.get_ref()).write(&c.payload[off..]) {
-                        Ok(n) if off + n == c.payload.len() => {
-                            c.state = TcpState::Reading;
-                            continue;
-                        }
-                        Ok(n) => {
-                            c.state = TcpState::Writing { off: off + n };
-                            continue;
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.sock.poll_writable(cx),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(_) => {
-                            self.query.handle_stream_error(now(), c.to);
-                            return (false, true);
-                        }
-                    }
+/// Moves a TCP connection along: (keep it, something was fed).
+fn drive_tcp<K: Copy>(
+    c: &mut TcpConn,
+    m: &mut impl DnsInput<K>,
+    key: K,
+    cx: &mut Context<'_>,
+) -> (bool, bool) {
+    let mut fed = false;
+    loop {
+        let wait = match c.state {
+            TcpState::Connecting => match anysock_sys::finish_connect(c.sock.get_ref()) {
+                Ok(ConnectProgress::Connected) => {
+                    c.state = TcpState::Writing { off: 0 };
+                    continue;
                 }
-                TcpState::Reading => {
-                    let mut buf = [0u8; 16384];
-                    match (&mut c.sock.get_ref()).read(&mut buf) {
-                        Ok(0) => {
-                            self.query.handle_stream_error(now(), c.to);
-                            return (false, true);
-                        }
-                        Ok(n) => {
-                            if !self.query.handle_stream(now(), c.to, &buf[..n])
-                                || self.query.is_done()
-                            {
-                                // Not waited for any more (answered, or the machine moved on).
-                                return (false, true);
-                            }
-                            continue;
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.sock.poll_readable(cx),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(_) => {
-                            self.query.handle_stream_error(now(), c.to);
-                            return (false, true);
-                        }
-                    }
-                }
-            };
-            match wait {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_)) => {
-                    self.query.handle_stream_error(now(), c.to);
+                Ok(_) => c.sock.poll_writable(cx),
+                Err(_) => {
+                    m.stream_error(now(), key, c.to);
                     return (false, true);
                 }
-                Poll::Pending => return (true, false),
+            },
+            // `Write for &TcpStream` / `Read for &TcpStream`: the socket is non-blocking.
+            TcpState::Writing { off } => match (&mut c.sock.get_ref()).write(&c.payload[off..]) {
+                Ok(n) if off + n == c.payload.len() => {
+                    c.state = TcpState::Reading;
+                    continue;
+                }
+                Ok(n) => {
+                    c.state = TcpState::Writing { off: off + n };
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.sock.poll_writable(cx),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    m.stream_error(now(), key, c.to);
+                    return (false, true);
+                }
+            },
+            TcpState::Reading => {
+                let mut buf = [0u8; 16384];
+                match (&mut c.sock.get_ref()).read(&mut buf) {
+                    Ok(0) => {
+                        m.stream_error(now(), key, c.to);
+                        return (false, true);
+                    }
+                    Ok(n) => {
+                        fed = true;
+                        if !m.stream(now(), key, c.to, &buf[..n]) {
+                            // Not waited for any more (answered, or the machine moved on).
+                            return (false, true);
+                        }
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.sock.poll_readable(cx),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        m.stream_error(now(), key, c.to);
+                        return (false, true);
+                    }
+                }
             }
+        };
+        match wait {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(_)) => {
+                m.stream_error(now(), key, c.to);
+                return (false, true);
+            }
+            Poll::Pending => return (true, fed),
         }
     }
 }

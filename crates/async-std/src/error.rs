@@ -41,14 +41,14 @@ pub enum Error {
         /// Why it is not usable.
         reason: anysock_core::UnixAddrError,
     },
-    /// Every connection attempt failed (or none could be made). Lists every attempt with its address,
-    /// timing and error; `resolution` says why name resolution failed, if it did.
-    #[error("{error}{}", resolution.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    /// Every connection attempt failed (or none could be made): the dial machine's report, listing
+    /// every attempt with its address, timing and error, and why resolution failed if it did.
+    #[error("{}{error}", node.as_ref().map(|n| format!("cannot connect to {n:?}: ")).unwrap_or_default())]
     Connect {
-        /// The connect machine's report.
-        error: anysock_core::ConnectError,
-        /// The resolution error, if resolution failed.
-        resolution: Option<Box<Error>>,
+        /// The host that was given (`None` for a connect to given addresses).
+        node: Option<String>,
+        /// The report.
+        error: anysock_core::dial::DialError,
     },
     /// Name resolution failed (or its input was bad).
     #[error("cannot resolve {node:?}: {error}")]

@@ -1,7 +1,6 @@
 //! The resolver: the core's resolve planner and DNS query machines driven over real sockets, with the
 //! system configuration files (or explicit settings).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -10,18 +9,18 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 
-use anysock_core::dns::{DnsAnswer, DnsErrorKind, DnsEvent, DnsQuery, RecordData, RecordType};
+use anysock_core::dns::{DnsAnswer, RecordType};
+use anysock_core::resolution::{QueryToken, Resolution, ResolutionEvent};
 use anysock_core::resolv_conf::DnsConfig;
 use anysock_core::{
-    Family, FamilyPreference, HostsFile, HostsPolicy, InetAton, InetAtonEvent, Query, QueryFailure,
-    QueryId, QueryOutcome, QueryType, ResolvConf, Resolve, ResolveConfig, ResolveError,
-    ResolveEvent, ResolveRequest, SockType, SrvRecord, Target,
+    Family, FamilyPreference, HostsFile, HostsPolicy, InetAton, ResolvConf, Resolve, ResolveConfig,
+    ResolveError, ResolveRequest, SockType, Target,
 };
 use anysock_sys::{ConfigFile, Watched};
 use async_io::Timer;
 
 use crate::clock::now;
-use crate::dns::DnsDriver;
+use crate::dns::QuerySockets;
 use crate::error::Error;
 
 #[derive(Debug)]
@@ -155,114 +154,9 @@ impl ResolverBuilder {
     }
 }
 
-/// A planner's DNS questions in flight: driver token to the planner's query id.
-#[derive(Debug, Default)]
-pub(crate) struct PlannerQueries {
-    next: u64,
-    pending: HashMap<u64, (QueryId, QueryType)>,
-}
-
-impl PlannerQueries {
-    /// Starts a DNS query for a planner question. A name the DNS layer cannot ask is answered at once
-    /// as "no such name".
-    pub(crate) fn start(
-        &mut self,
-        dns: &mut DnsDriver,
-        config: &DnsConfig,
-        q: Query,
-    ) -> Option<(QueryId, QueryOutcome)> {
-        let rtype = match q.qtype {
-            QueryType::A => RecordType::A,
-            QueryType::Aaaa => RecordType::Aaaa,
-            _ => RecordType::Srv,
-        };
-        match DnsQuery::new(config, &q.name, rtype, now(), anysock_sys::random_u64()) {
-            Ok(query) => {
-                let token = self.next;
-                self.next += 1;
-                self.pending.insert(token, (q.id, q.qtype));
-                dns.start(token, query);
-                None
-            }
-            Err(_) => Some((q.id, QueryOutcome::Failed(QueryFailure::NxDomain))),
-        }
-    }
-
-    /// Turns a finished DNS query into the planner's answer.
-    pub(crate) fn finish(&mut self, token: u64, ev: DnsEvent) -> Option<(QueryId, QueryOutcome)> {
-        let (id, qtype) = self.pending.remove(&token)?;
-        Some((id, outcome(qtype, ev)))
-    }
-}
-
-/// A DNS outcome in the planner's terms.
-fn outcome(qtype: QueryType, ev: DnsEvent) -> QueryOutcome {
-    match ev {
-        DnsEvent::Answer(a) => match qtype {
-            QueryType::Srv => QueryOutcome::Srv(
-                a.records
-                    .into_iter()
-                    .filter_map(|r| match r.data {
-                        RecordData::Srv {
-                            priority,
-                            weight,
-                            port,
-                            target,
-                        } => Some(SrvRecord {
-                            priority,
-                            weight,
-                            port,
-                            target,
-                        }),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            _ => QueryOutcome::Addresses(
-                a.records
-                    .into_iter()
-                    .filter_map(|r| match r.data {
-                        RecordData::A(ip) => Some(IpAddr::V4(ip)),
-                        RecordData::Aaaa(ip) => Some(IpAddr::V6(ip)),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-        },
-        DnsEvent::Failed(e) => QueryOutcome::Failed(match e.kind {
-            DnsErrorKind::NxDomain => QueryFailure::NxDomain,
-            DnsErrorKind::NoData => QueryFailure::NoData,
-            DnsErrorKind::ServerFailure => QueryFailure::ServerFailure,
-            DnsErrorKind::Refused => QueryFailure::Refused,
-            DnsErrorKind::TimedOut => QueryFailure::TimedOut,
-            _ => QueryFailure::Malformed,
-        }),
-        _ => QueryOutcome::Failed(QueryFailure::Malformed),
-    }
-}
-
-/// The `io::ErrorKind` of a DNS failure.
-pub(crate) fn dns_error_kind(kind: DnsErrorKind) -> io::ErrorKind {
-    match kind {
-        DnsErrorKind::NxDomain | DnsErrorKind::NoData => io::ErrorKind::NotFound,
-        DnsErrorKind::TimedOut => io::ErrorKind::TimedOut,
-        DnsErrorKind::Malformed => io::ErrorKind::InvalidData,
-        _ => io::ErrorKind::Other,
-    }
-}
-
 /// The `io::ErrorKind` of a resolution failure.
 pub(crate) fn resolve_error_kind(e: ResolveError) -> io::ErrorKind {
-    match e {
-        ResolveError::NotFound
-        | ResolveError::NoAddresses
-        | ResolveError::UnknownService
-        | ResolveError::UnknownProtocol
-        | ResolveError::ServiceNotOffered => io::ErrorKind::NotFound,
-        ResolveError::Lookup(QueryFailure::TimedOut) => io::ErrorKind::TimedOut,
-        ResolveError::Lookup(_) => io::ErrorKind::Other,
-        _ => io::ErrorKind::InvalidInput,
-    }
+    anysock_core::resolution::resolve_error_kind(e)
 }
 
 impl Resolver {
@@ -366,12 +260,11 @@ impl Resolver {
         let config = self.resolve_config(None)?;
         let plan = Resolve::new(request, &config, anysock_sys::random_u64())
             .map_err(|error| Error::resolve(node, error))?;
-        let mut p = ResolvePlan { plan, result: None };
-        run_planner(&self.dns_config()?, &mut p).await?;
-        match p.result {
-            Some(Ok(())) => Ok(p.plan.targets()),
-            Some(Err(e)) => Err(Error::resolve(node, e).into()),
-            None => Err(io::Error::other("resolution ended without a result")),
+        let dns = self.dns_config()?;
+        let mut r = Resolution::new(plan, &dns, now(), anysock_sys::random_u64());
+        match run(&mut r, |_| {}).await {
+            Ok(()) => Ok(r.targets().unwrap_or_default()),
+            Err(e) => Err(Error::resolve(node, e).into()),
         }
     }
 
@@ -380,12 +273,11 @@ impl Resolver {
     pub async fn inet_aton(&self, name: &str) -> io::Result<Vec<IpAddr>> {
         let config = self.resolve_config(None)?;
         let plan = InetAton::new(name, &config).map_err(|error| Error::resolve(name, error))?;
-        let mut p = AtonPlan { plan, result: None };
-        run_planner(&self.dns_config()?, &mut p).await?;
-        match p.result {
-            Some(Ok(())) => Ok(p.plan.addresses()),
-            Some(Err(e)) => Err(Error::resolve(name, e).into()),
-            None => Err(io::Error::other("resolution ended without a result")),
+        let dns = self.dns_config()?;
+        let mut r = Resolution::inet_aton(plan, &dns, now(), anysock_sys::random_u64());
+        match run(&mut r, |_| {}).await {
+            Ok(()) => Ok(r.addresses().unwrap_or_default()),
+            Err(e) => Err(Error::resolve(name, e).into()),
         }
     }
 
@@ -395,7 +287,7 @@ impl Resolver {
     ///
     /// Errors: `NotFound` when the name does not exist or has no such records, `TimedOut` when no
     /// server answered, `InvalidInput` for a malformed name; the inner error is the detailed
-    /// [`anysock_core::dns::DnsError`] with every try.
+    /// [`anysock_core::resolution::LookupError`] (for DNS failures, every try is listed).
     pub async fn lookup(&self, name: &str, rtype: RecordType) -> io::Result<DnsAnswer> {
         self.lookup_many(&[(name, rtype)])
             .await
@@ -409,7 +301,7 @@ impl Resolver {
         &self,
         questions: &[(&str, RecordType)],
     ) -> Vec<io::Result<DnsAnswer>> {
-        let config = match self.dns_config() {
+        let dns = match self.dns_config() {
             Ok(c) => c,
             Err(e) => {
                 return questions
@@ -420,137 +312,76 @@ impl Resolver {
         };
         let mut results: Vec<Option<io::Result<DnsAnswer>>> =
             questions.iter().map(|_| None).collect();
-        let mut driver = DnsDriver::default();
-        let start = now();
-        for (i, (name, rtype)) in questions.iter().enumerate() {
-            match DnsQuery::new(&config, name, *rtype, start, anysock_sys::random_u64()) {
-                Ok(q) => driver.start(i as u64, q),
-                Err(e) => results[i] = Some(Err(io::Error::new(io::ErrorKind::InvalidInput, e))),
+        let mut r = Resolution::lookups(
+            questions.iter().copied(),
+            &dns,
+            now(),
+            anysock_sys::random_u64(),
+        );
+        let outcome = run(&mut r, |ev| {
+            if let ResolutionEvent::Lookup { index, result } = ev
+                && let Some(slot) = results.get_mut(index)
+            {
+                *slot = Some(result.map_err(|e| io::Error::new(e.kind(), e)));
             }
-        }
-        drive(&mut driver, &mut |driver: &mut DnsDriver| {
-            while let Some((token, ev)) = driver.poll_done() {
-                results[token as usize] = Some(event_result(ev));
-            }
-            driver.is_idle()
         })
         .await;
         results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(io::Error::other("query ended without an outcome"))))
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(match outcome {
+                        Err(e) => io::Error::new(resolve_error_kind(e), e),
+                        Ok(()) => io::Error::other("query ended without an outcome"),
+                    })
+                })
+            })
             .collect()
     }
 }
 
-/// A planner machine as the DNS loop sees it.
-trait Planner {
-    fn poll_query(&mut self) -> Option<Query>;
-    fn handle_answer(&mut self, id: QueryId, outcome: QueryOutcome);
-    /// Drains the planner's events; true once it is done.
-    fn drain(&mut self) -> bool;
-}
-
-struct ResolvePlan {
-    plan: Resolve,
-    result: Option<Result<(), ResolveError>>,
-}
-
-impl Planner for ResolvePlan {
-    fn poll_query(&mut self) -> Option<Query> {
-        self.plan.poll_query()
-    }
-    fn handle_answer(&mut self, id: QueryId, outcome: QueryOutcome) {
-        self.plan.handle_answer(id, outcome);
-    }
-    fn drain(&mut self) -> bool {
-        while let Some(ev) = self.plan.poll_event() {
-            if let ResolveEvent::Done(r) = ev {
-                self.result = Some(r);
-            }
-        }
-        self.result.is_some()
-    }
-}
-
-struct AtonPlan {
-    plan: InetAton,
-    result: Option<Result<(), ResolveError>>,
-}
-
-impl Planner for AtonPlan {
-    fn poll_query(&mut self) -> Option<Query> {
-        self.plan.poll_query()
-    }
-    fn handle_answer(&mut self, id: QueryId, outcome: QueryOutcome) {
-        self.plan.handle_answer(id, outcome);
-    }
-    fn drain(&mut self) -> bool {
-        while let Some(ev) = self.plan.poll_event() {
-            if let InetAtonEvent::Done(r) = ev {
-                self.result = Some(r);
-            }
-        }
-        self.result.is_some()
-    }
-}
-
-/// Runs a planner with its DNS queries until it finishes.
-async fn run_planner(dns_config: &DnsConfig, p: &mut dyn Planner) -> io::Result<()> {
-    let mut driver = DnsDriver::default();
-    let mut queries = PlannerQueries::default();
-    let finished = drive(&mut driver, &mut |driver| loop {
-        let mut progressed = false;
-        while let Some(q) = p.poll_query() {
-            progressed = true;
-            if let Some((id, o)) = queries.start(driver, dns_config, q) {
-                p.handle_answer(id, o);
-            }
-        }
-        while let Some((token, ev)) = driver.poll_done() {
-            progressed = true;
-            if let Some((id, o)) = queries.finish(token, ev) {
-                p.handle_answer(id, o);
-            }
-        }
-        if p.drain() {
-            return true;
-        }
-        if !progressed {
-            return false;
-        }
-    })
-    .await;
-    if finished {
-        Ok(())
-    } else {
-        Err(io::Error::other(
-            "resolution stalled with no query in flight",
-        ))
-    }
-}
-
-/// The event loop for DNS-only work: `step` is called after every input and says when to stop.
-/// Returns false if the work stalled (not finished, and no query running).
-async fn drive(driver: &mut DnsDriver, step: &mut dyn FnMut(&mut DnsDriver) -> bool) -> bool {
+/// Runs a [`Resolution`] to its end on async-io's reactor, passing every event other than the final
+/// one to `on_event`. Dropping the future closes every DNS socket.
+async fn run(
+    r: &mut Resolution,
+    mut on_event: impl FnMut(ResolutionEvent),
+) -> Result<(), ResolveError> {
+    let mut socks: QuerySockets<QueryToken> = QuerySockets::default();
     let mut timer = Timer::never();
     std::future::poll_fn(|cx| {
         loop {
-            if step(driver) {
-                return Poll::Ready(true);
+            while let Some((token, t)) = r.poll_transmit() {
+                socks.transmit(r, token, &t);
             }
-            if driver.is_idle() {
-                return Poll::Ready(false);
+            let mut done = None;
+            while let Some(ev) = r.poll_event() {
+                match ev {
+                    ResolutionEvent::QueryStarted(_rec) => {
+                        trace_debug!("dns {} {} {:?} started", _rec.token, _rec.name, _rec.rtype);
+                    }
+                    ResolutionEvent::QueryFinished(rec) => {
+                        trace_debug!("dns {} finished: {:?}", rec.token, rec.result);
+                        socks.close(rec.token);
+                    }
+                    ResolutionEvent::Done(result) => done = Some(result),
+                    // Never cancelled here (dropping the future is how a resolution stops).
+                    ResolutionEvent::Cancelled => done = Some(Err(ResolveError::NotFound)),
+                    ev => on_event(ev),
+                }
             }
-            let mut progressed = driver.poll_io(cx);
+            if let Some(result) = done {
+                return Poll::Ready(result);
+            }
+            let mut progressed = socks.poll_io(r, cx);
             let t = now();
-            if driver.poll_timeout().is_some_and(|d| d <= t) {
-                driver.handle_timeout(t);
+            if r.poll_timeout().is_some_and(|d| d <= t) {
+                r.handle_timeout(t);
                 progressed = true;
             }
             if progressed {
                 continue;
             }
-            match driver.poll_timeout() {
+            match r.poll_timeout() {
                 Some(d) => {
                     timer.set_at(d);
                     if Pin::new(&mut timer).poll(cx).is_ready() {
@@ -563,12 +394,4 @@ async fn drive(driver: &mut DnsDriver, step: &mut dyn FnMut(&mut DnsDriver) -> b
         }
     })
     .await
-}
-
-fn event_result(ev: DnsEvent) -> io::Result<DnsAnswer> {
-    match ev {
-        DnsEvent::Answer(a) => Ok(a),
-        DnsEvent::Failed(e) => Err(io::Error::new(dns_error_kind(e.kind), e)),
-        other => Err(io::Error::other(format!("unexpected DNS event {other:?}"))),
-    }
 }

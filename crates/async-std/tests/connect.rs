@@ -222,15 +222,16 @@ async fn all_refused_lists_every_attempt() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
-    let Some(anysock_async_std::Error::Connect { error, resolution }) = e
+    let Some(anysock_async_std::Error::Connect { error, node }) = e
         .get_ref()
         .and_then(|e| e.downcast_ref::<anysock_async_std::Error>())
     else {
         panic!("{e:?}");
     };
-    assert!(resolution.is_none());
-    assert_eq!(error.attempts.len(), 3, "{error:?}");
-    for (a, d) in error.attempts.iter().zip(&dead) {
+    assert!(error.resolution.is_none());
+    assert!(node.is_none());
+    assert_eq!(error.connect.attempts.len(), 3, "{error:?}");
+    for (a, d) in error.connect.attempts.iter().zip(&dead) {
         assert_eq!(a.target.addr, SockAddr::Inet(*d));
         assert_eq!(
             a.outcome,
@@ -371,6 +372,14 @@ async fn dns_resolution_against_loopback_responder() {
         .await
         .unwrap();
     assert_eq!(c.peer_addr(), SockAddr::Inet(l.local_addr().unwrap()));
+    // The trace lists the DNS queries that ended (at least the A query that gave the target).
+    assert!(
+        c.queries
+            .iter()
+            .any(|q| q.name.starts_with("app.test") && q.result == Some(Ok(1))),
+        "{:?}",
+        c.queries
+    );
     let e = Connector::new()
         .resolver(r)
         .connect("gone.test", &port)
