@@ -7,6 +7,7 @@ mod opts;
 mod outcome;
 mod parse;
 mod resolve;
+mod rt_async_std;
 mod serve;
 
 use clap::{Parser, Subcommand};

@@ -127,6 +127,8 @@ pub enum RuntimeArg {
     /// anysock-blocking: std sockets and a `polling` loop in the calling thread.
     #[default]
     Blocking,
+    /// anysock-async-std: futures on async-io, run by async-std (the same adapter serves smol).
+    AsyncStd,
 }
 
 impl RuntimeArg {
@@ -134,6 +136,7 @@ impl RuntimeArg {
     pub fn name(self) -> &'static str {
         match self {
             RuntimeArg::Blocking => "blocking",
+            RuntimeArg::AsyncStd => "async-std",
         }
     }
 }

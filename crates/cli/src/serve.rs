@@ -159,6 +159,20 @@ pub fn run(a: &ServeArgs) -> i32 {
             drop(server);
             eprintln!("anysock: stopped after {served} connection(s)");
         }
+        RuntimeArg::AsyncStd => {
+            let server = match crate::rt_async_std::serve(host, &a.service, behaviour) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("anysock: cannot serve on {} {}: {e}", a.host, a.service);
+                    return EXIT_ERROR;
+                }
+            };
+            announce(&server.local_addr().to_string(), a.runtime);
+            let _ = stop_rx.recv();
+            let served = server.accepted();
+            drop(server);
+            eprintln!("anysock: stopped after {served} connection(s)");
+        }
     }
     EXIT_OK
 }
