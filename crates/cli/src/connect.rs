@@ -81,6 +81,7 @@ pub fn run(a: &ConnectArgs) -> i32 {
     ));
     let result = match a.runtime {
         RuntimeArg::Blocking => connect_blocking(a, trace),
+        RuntimeArg::Tokio => crate::rt_tokio::connect(a, trace),
         RuntimeArg::AsyncStd => crate::rt_async_std::connect(a, trace),
     };
     let end = crate::clock::now();

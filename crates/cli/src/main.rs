@@ -8,6 +8,7 @@ mod outcome;
 mod parse;
 mod resolve;
 mod rt_async_std;
+mod rt_tokio;
 mod serve;
 
 use clap::{Parser, Subcommand};

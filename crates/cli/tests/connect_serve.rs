@@ -11,7 +11,7 @@ use common::{anysock, anysock_with_stdin, blackhole_v6, tempdir};
 use serde_json::Value;
 
 /// The runtimes `--runtime` accepts.
-const RUNTIMES: &[&str] = &["blocking", "async-std"];
+const RUNTIMES: &[&str] = &["blocking", "tokio", "async-std"];
 
 /// A hosts file mapping `name` to the given addresses, and a silent loopback nameserver (kept open
 /// so that nothing else answers on its port).
