@@ -3,6 +3,7 @@
 mod clock;
 mod connect;
 mod demo;
+mod live;
 mod opts;
 mod outcome;
 mod parse;
