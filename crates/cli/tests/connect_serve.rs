@@ -131,6 +131,45 @@ fn happy_eyeballs_beats_a_dead_ipv6_address_and_trace_shows_it() {
 }
 
 #[test]
+fn serial_with_an_attempt_timeout_moves_on_after_it() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let Some(_hole) = blackhole_v6(port) else {
+        return;
+    };
+    let n = names("serial", "::1 dual.test\n127.0.0.1 dual.test\n");
+    for rt in RUNTIMES {
+        let r = anysock(&[
+            "connect",
+            "--probe",
+            "--json",
+            "--trace",
+            "--serial",
+            "--attempt-timeout",
+            "150",
+            "--runtime",
+            rt,
+            "--nameserver",
+            &n.ns,
+            "--hosts",
+            &n.hosts,
+            "dual.test",
+            &port.to_string(),
+        ]);
+        assert_eq!(r.status, 0, "{rt}: {}", r.stderr);
+        let v = json(&r.stdout);
+        assert_eq!(v["connected"], format!("127.0.0.1:{port}"), "{rt}");
+        let a = v["attempts"].as_array().unwrap();
+        assert_eq!(a.len(), 2, "{rt}: {v}");
+        assert_eq!(a[0]["outcome"], "timed_out", "{rt}: {v}");
+        let ran = a[0]["end_ms"].as_f64().unwrap() - a[0]["start_ms"].as_f64().unwrap();
+        assert!(ran >= 149.0, "{rt}: the IPv6 attempt ran {ran} ms");
+        // Serial: IPv4 starts only once IPv6 has ended.
+        assert!(a[1]["start_ms"].as_f64().unwrap() >= a[0]["end_ms"].as_f64().unwrap());
+    }
+}
+
+#[test]
 fn exit_statuses_for_refused_not_found_and_timeout() {
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port().to_string();
