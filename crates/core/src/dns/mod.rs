@@ -58,7 +58,7 @@ mod name;
 mod wire;
 
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 pub use name::{MAX_LABEL_LEN, MAX_NAME_WIRE_LEN, NameError, name_to_ascii};
@@ -170,6 +170,25 @@ pub struct DnsAnswer {
     pub records: Vec<DnsRecord>,
     /// Records of the asked type that were malformed and skipped (B23 policy).
     pub skipped: u16,
+}
+
+impl DnsAnswer {
+    /// The IPv4 and IPv6 addresses among the records, in server order.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.records.iter().filter_map(|r| match r.data {
+            RecordData::A(a) => Some(IpAddr::V4(a)),
+            RecordData::Aaaa(a) => Some(IpAddr::V6(a)),
+            _ => None,
+        })
+    }
+
+    /// The lowest TTL among the records and the CNAME links: how long the whole answer may be cached.
+    #[must_use]
+    pub fn min_ttl(&self) -> u32 {
+        let records = self.records.iter().map(|r| r.ttl);
+        let links = self.cname_chain.iter().map(|l| l.ttl);
+        records.chain(links).min().unwrap_or(0)
+    }
 }
 
 /// Why a query failed.
@@ -783,13 +802,12 @@ impl DnsQuery {
                 if seen {
                     return self.fail(DnsErrorKind::CnameLoop);
                 }
-                match name::check_ascii_name(&target)
-                    .ok()
-                    .filter(|()| target.is_ascii() && !target.contains('\\'))
-                {
-                    Some(()) => self.start_question(now, target),
-                    None => self.fail(DnsErrorKind::Malformed),
+                // The target came off the wire in presentation form: it can only be asked again if
+                // it needed no escapes (`\DDD`, `\.`) and fits the limits.
+                if target.contains('\\') || name::check_ascii_name(&target).is_err() {
+                    return self.fail(DnsErrorKind::Malformed);
                 }
+                self.start_question(now, target);
             }
         }
     }
