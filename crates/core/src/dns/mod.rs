@@ -44,6 +44,9 @@
 //! }
 //! ```
 //!
+//! The machine owns no resources: dropping it cancels the query. Once it has ended, the adapter can
+//! close the UDP socket and any TCP connection it opened for it.
+//!
 //! # Anti-spoofing
 //!
 //! A datagram is accepted only if it comes from the server a try was sent to, carries that try's
