@@ -356,6 +356,9 @@ pub enum QueryFailure {
     /// The answer could not be decoded.
     #[error("malformed answer")]
     Malformed,
+    /// The CNAME chain loops or is too long.
+    #[error("CNAME loop or chain too long")]
+    CnameChain,
 }
 
 /// The planner-level answer to a [`Query`].

@@ -397,6 +397,7 @@ fn failures_become_one_typed_done() {
         (NoData, ServerFailure, ResolveError::Lookup(ServerFailure)),
         (Refused, Refused, ResolveError::Lookup(Refused)),
         (Malformed, NoData, ResolveError::Lookup(Malformed)),
+        (NxDomain, CnameChain, ResolveError::Lookup(CnameChain)),
     ];
     for &(f6, f4, want) in table {
         let dns = Dns::default().fail("gone.test", QueryType::Aaaa, f6).fail(
