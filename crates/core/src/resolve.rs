@@ -1322,6 +1322,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn machines_are_send_and_sync() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<Resolve>();
+        check::<InetAton>();
+        check::<ResolveConfig>();
+        check::<HostsFile>();
+    }
+
+    #[test]
     fn name_validation() {
         assert_eq!(validate_name("a.test"), Ok(()));
         assert_eq!(validate_name("a.test."), Ok(()));
