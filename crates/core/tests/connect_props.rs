@@ -193,3 +193,19 @@ fn random_scripts_reach_every_outcome() {
         "wins {wins}, rejects {rejects}, failures {long_failures}"
     );
 }
+
+/// The fuzz corpus is replayed by a plain `cargo test`.
+#[test]
+fn fuzz_corpus_replays() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/connect_script");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("corpus directory") {
+        let path = entry.expect("corpus entry").path();
+        let bytes = std::fs::read(&path).expect("corpus file");
+        let s = connect_script(common::connect_script::origin(), &bytes);
+        assert!(s.attempts > 0, "{} starts no attempt", path.display());
+        n += 1;
+    }
+    assert!(n >= 6, "corpus has {n} files");
+}
