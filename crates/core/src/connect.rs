@@ -25,7 +25,6 @@
 //!
 //! ```
 //! use std::collections::HashMap;
-//! use std::io::ErrorKind;
 //! use std::net::SocketAddr;
 //! use std::time::{Duration, Instant};
 //! use anysock_core::connect::{Connect, ConnectConfig, Step};
@@ -303,6 +302,14 @@ impl AttemptRecord {
         self.ended
             .map(|e| e.saturating_duration_since(self.started))
     }
+    /// Start and end relative to `origin` (usually [`Connect::origin`]): the times of a `--json`
+    /// attempt list.
+    pub fn offsets(&self, origin: Instant) -> (Duration, Option<Duration>) {
+        (
+            self.started.saturating_duration_since(origin),
+            self.ended.map(|e| e.saturating_duration_since(origin)),
+        )
+    }
     /// True if this attempt is the current winner.
     pub fn is_connected(&self) -> bool {
         self.outcome == Some(AttemptOutcome::Connected)
@@ -449,6 +456,8 @@ enum State {
 pub struct Connect {
     cfg: ConnectConfig,
     state: State,
+    /// The time given to `new`.
+    origin: Instant,
     /// The latest time seen (inputs earlier than this are treated as this).
     now: Instant,
     overall_deadline: Option<Instant>,
@@ -495,6 +504,7 @@ impl Connect {
         Connect {
             cfg,
             state: State::Running,
+            origin: now,
             now,
             overall_deadline: cfg.overall_timeout.and_then(|t| now.checked_add(t)),
             pending: Vec::new(),
@@ -518,6 +528,11 @@ impl Connect {
             first_run: 0,
             switched: false,
         }
+    }
+
+    /// The time given to [`Connect::new`]: the origin for relative times in a trace (`--json`).
+    pub fn origin(&self) -> Instant {
+        self.origin
     }
 
     /// The configuration.
@@ -601,7 +616,11 @@ impl Connect {
             } else if family == Family::V4 && !self.v6_done && !self.all_done && !self.has_v6() {
                 // RFC 8305 §3: A first; wait a little for AAAA.
                 if self.resolution_delay_until.is_none() {
-                    self.resolution_delay_until = now.checked_add(self.cfg.resolution_delay);
+                    match now.checked_add(self.cfg.resolution_delay) {
+                        Some(t) => self.resolution_delay_until = Some(t),
+                        // A delay too long for the clock: no delay rather than waiting forever.
+                        None => self.may_start = true,
+                    }
                 }
             } else {
                 self.may_start = true;
@@ -1040,6 +1059,20 @@ mod tests {
         let s = drain(&mut c);
         assert!(matches!(s[..], [Step::StartAttempt { .. }]));
         assert_eq!(c.attempts()[0].started, t1);
+    }
+
+    #[test]
+    fn trace_offsets_are_relative_to_the_origin() {
+        let t0 = base();
+        let ms = Duration::from_millis;
+        let mut c = Connect::new(ConnectConfig::default(), t0);
+        c.handle_targets(t0 + ms(5), Family::V6, [tcp("[2001:db8::1]:80")]);
+        c.handle_attempt(t0 + ms(25), AttemptId(0), Ok(()));
+        assert_eq!(c.origin(), t0);
+        let r = c.attempts()[0];
+        assert_eq!(r.offsets(c.origin()), (ms(5), Some(ms(25))));
+        assert_eq!(r.elapsed(), Some(ms(20)));
+        assert!(r.is_connected());
     }
 
     #[test]
