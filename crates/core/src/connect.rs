@@ -421,12 +421,23 @@ pub enum Event {
 #[derive(Clone, Copy, Debug)]
 struct Candidate {
     target: Target,
-    source: Source,
+    /// RFC 6724 data for IP targets, computed once.
+    key: Option<rfc6724::Destination>,
     /// Arrival order; rule 10 and serial order.
     seq: u32,
 }
 
 impl Candidate {
+    fn new(target: Target, source: Source, seq: u32) -> Self {
+        Candidate {
+            target,
+            key: target
+                .addr
+                .as_inet()
+                .map(|sa| rfc6724::Destination::new(sa.ip(), source)),
+            seq,
+        }
+    }
     fn group(&self) -> u32 {
         self.target
             .meta
@@ -436,6 +447,17 @@ impl Candidate {
     fn same_endpoint(&self, t: &Target) -> bool {
         same_endpoint(&self.target, t)
     }
+}
+
+/// SRV priority group, then RFC 6724 (unix targets are equal to everything), then arrival order.
+fn candidate_order(a: &Candidate, b: &Candidate) -> core::cmp::Ordering {
+    a.group().cmp(&b.group()).then_with(|| {
+        match (&a.key, &b.key) {
+            (Some(x), Some(y)) => rfc6724::compare_destinations(x, y),
+            _ => core::cmp::Ordering::Equal,
+        }
+        .then(a.seq.cmp(&b.seq))
+    })
 }
 
 fn same_endpoint(a: &Target, b: &Target) -> bool {
@@ -595,11 +617,7 @@ impl Connect {
             }
             let seq = self.next_seq;
             self.next_seq = self.next_seq.saturating_add(1);
-            self.pending.push(Candidate {
-                target,
-                source,
-                seq,
-            });
+            self.pending.push(Candidate::new(target, source, seq));
             added = true;
         }
         if !added {
@@ -703,11 +721,8 @@ impl Connect {
             let target = self.records[self.lost_race[k].index()].target;
             let seq = self.next_seq;
             self.next_seq = self.next_seq.saturating_add(1);
-            self.pending.push(Candidate {
-                target,
-                source: Source::Unknown,
-                seq,
-            });
+            self.pending
+                .push(Candidate::new(target, Source::Unknown, seq));
         }
         self.lost_race.clear();
         self.records.reserve(self.pending.len());
@@ -806,20 +821,21 @@ impl Connect {
 
     fn sort_pending(&mut self) {
         if self.serial() {
-            self.pending.sort_unstable_by_key(|c| c.seq);
+            // Arrival order; candidates are only ever appended, so the list is already in order.
             return;
         }
-        // sort_unstable_by does not allocate; `seq` makes the order total, hence stable (rule 10).
-        self.pending.sort_unstable_by(|a, b| {
-            a.group().cmp(&b.group()).then_with(|| {
-                match (a.target.addr.as_inet(), b.target.addr.as_inet()) {
-                    (Some(x), Some(y)) => rfc6724::compare(x.ip(), a.source, y.ip(), b.source),
-                    // Unix targets keep their place relative to IP ones.
-                    _ => core::cmp::Ordering::Equal,
-                }
-                .then(a.seq.cmp(&b.seq))
-            })
-        });
+        // RFC 6724's rules are pairwise and skip what is unknown, so with a mix of known and unknown
+        // sources they need not form a total order, which `slice::sort*` may panic on. A stable
+        // insertion sort applies them pairwise, never panics and does not allocate; the lists are
+        // short and sorted once per answer.
+        let v = &mut self.pending;
+        for i in 1..v.len() {
+            let mut j = i;
+            while j > 0 && candidate_order(&v[j], &v[j - 1]) == core::cmp::Ordering::Less {
+                v.swap(j, j - 1);
+                j -= 1;
+            }
+        }
     }
 
     fn next_stagger(&self) -> Option<Instant> {
