@@ -1,7 +1,6 @@
-//! Fuzz target `resolve_script`: drives the resolve_sockaddr planner with an arbitrary request and
-//! answer script; the checks (exactly one Done, each target once, stream and final list agree) live in
-//! `anysock_core::fuzzing::resolve_script_check`, which `crates/core/tests/fuzz_corpus.rs` also runs on
-//! the seed corpus.
+//! Fuzz target `resolve_script`: the `resolve_sockaddr` planner driven by an arbitrary request and answer
+//! script. The checks live in `anysock_core::fuzzing::resolve_script_check`, which
+//! `crates/core/tests/fuzz_corpus.rs` also runs on the seed corpus.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
