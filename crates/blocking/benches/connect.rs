@@ -69,21 +69,21 @@ fn loopback_interleaved(_: &mut Criterion) {
     let port = addr.port().to_string();
     let (mut std_t, mut any_t, mut tcp_t) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..3000 {
-        let mut run_tcp = || {
+        let run_tcp = || {
             let t = Instant::now();
             let c = anysock_blocking::tcp_connect("127.0.0.1", &port).unwrap();
             let d = t.elapsed();
             abortive_close(&c.stream);
             d
         };
-        let mut run_std = || {
+        let run_std = || {
             let t = Instant::now();
             let s = TcpStream::connect(addr).unwrap();
             let d = t.elapsed();
             abortive_close(&s);
             d
         };
-        let mut run_any = || {
+        let run_any = || {
             let t = Instant::now();
             let c = connector.connect_addrs([addr]).unwrap();
             let d = t.elapsed();
