@@ -371,6 +371,23 @@ impl Resolution {
         self.finished
     }
 
+    /// Every target found so far, in final order (a [`Resolve`] planner; empty otherwise): the
+    /// whole `resolve_sockaddr` answer once `Done(Ok(()))` came.
+    pub fn targets(&self) -> Vec<Target> {
+        match &self.planner {
+            Planner::Resolve(p) => p.targets(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every address found so far, in final order (an [`InetAton`] planner; empty otherwise).
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        match &self.planner {
+            Planner::Aton(p) => p.addresses(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Number of DNS queries running.
     pub fn queries_running(&self) -> usize {
         self.running.len()
