@@ -209,7 +209,7 @@ impl Connector {
     /// Errors carry an [`Error`] inside: `NotFound` for a name that does not resolve, `TimedOut`,
     /// `ConnectionRefused` (the last attempt's error), `InvalidInput` for a malformed host or service.
     pub fn connect(&self, host: &str, service: &str) -> Connect {
-        Connect::start(self, Some(host), |dial_config| {
+        Connect::start(self, host.to_owned(), |dial_config| {
             let resolver = self.resolver.clone().unwrap_or_else(Resolver::system);
             let config = resolver.resolve_config(self.family)?;
             let plan = Resolve::new(
@@ -244,7 +244,11 @@ impl Connector {
     /// Connects to the first of these targets that answers, without any name resolution.
     pub fn connect_targets(&self, targets: impl IntoIterator<Item = Target>) -> Connect {
         let targets: Vec<Target> = targets.into_iter().collect();
-        Connect::start(self, None, |dial_config| {
+        let node = targets
+            .first()
+            .map(|t| t.addr.to_string())
+            .unwrap_or_default();
+        Connect::start(self, node, |dial_config| {
             // One target: nothing to sort, so no source address lookup.
             let dial_config = dial_config.source_lookup(targets.len() > 1);
             Ok(Dial::with_targets(targets, dial_config, now()))
@@ -282,14 +286,14 @@ impl fmt::Debug for Connect {
 impl Connect {
     fn start(
         connector: &Connector,
-        node: Option<&str>,
+        node: String,
         dial: impl FnOnce(DialConfig) -> Result<Dial, Error>,
     ) -> Connect {
         let state = match dial(DialConfig::new().connect(connector.config)) {
             Ok(dial) => ConnectState::Running(Box::new(Driver {
                 prepare: connector.prepare.clone(),
                 accept: connector.accept.clone(),
-                node: node.map(str::to_owned),
+                node,
                 dial,
                 dns: QuerySockets::default(),
                 queries: Vec::new(),
@@ -395,8 +399,8 @@ struct Attempt {
 struct Driver {
     prepare: Option<PrepareHook>,
     accept: Option<AcceptHook>,
-    /// The host being connected to, for error messages.
-    node: Option<String>,
+    /// The host being connected to (or the first address), for error messages.
+    node: String,
     dial: Dial,
     dns: QuerySockets<QueryToken>,
     /// The DNS queries that ended, for the trace.
@@ -484,7 +488,7 @@ impl Driver {
                     trace_debug!("connect failed: {}", error);
                     self.attempts.clear();
                     let err = Error::Connect {
-                        node: self.node.take(),
+                        node: std::mem::take(&mut self.node),
                         error,
                     };
                     return Some(Err(err.into()));
