@@ -1,5 +1,5 @@
-//! `tcp_connect` and the [`Connector`] builder: the core's resolve planner, DNS machines and Happy
-//! Eyeballs connect machine, driven together inside one future on async-io's reactor.
+//! `tcp_connect` and the [`Connector`] builder: the core's [`Dial`] machine (resolve planner, DNS
+//! machines and Happy Eyeballs connect machine joined), driven inside one future on async-io's reactor.
 
 use std::fmt;
 use std::future::Future;
