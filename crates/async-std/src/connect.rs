@@ -249,8 +249,6 @@ impl Connector {
             .map(|t| t.addr.to_string())
             .unwrap_or_default();
         Connect::start(self, node, |dial_config| {
-            // One target: nothing to sort, so no source address lookup.
-            let dial_config = dial_config.source_lookup(targets.len() > 1);
             Ok(Dial::with_targets(targets, dial_config, now()))
         })
     }
