@@ -47,3 +47,11 @@ fn unpack_sockaddr_corpus() {
         anysock_core::fuzzing::unpack_sockaddr_check,
     );
 }
+
+#[test]
+fn resolve_script_corpus() {
+    replay(
+        "resolve_script",
+        anysock_core::fuzzing::resolve_script_check,
+    );
+}
