@@ -233,6 +233,9 @@ const SAT: u64 = 1 << 40;
 /// Deviations from AnyEvent: a trailing newline is rejected (B2); a hex or octal part above 2^32-1
 /// is [`AddrParseError::PartOutOfRange`] where Perl dies (B1).
 pub fn parse_ipv4(text: &str) -> Result<Ipv4Addr, AddrParseError> {
+    if let Some(v) = ipv4_fast(text.as_bytes()) {
+        return Ok(Ipv4Addr::from_bits(v));
+    }
     ipv4_compat(text.as_bytes(), 0).map(Ipv4Addr::from_bits)
 }
 
@@ -240,6 +243,9 @@ pub fn parse_ipv4(text: &str) -> Result<Ipv4Addr, AddrParseError> {
 ///
 /// Accepts exactly what `std::net::Ipv4Addr::from_str` accepts.
 pub fn parse_ipv4_strict(text: &str) -> Result<Ipv4Addr, AddrParseError> {
+    if let Some(v) = ipv4_fast(text.as_bytes()) {
+        return Ok(Ipv4Addr::from_bits(v));
+    }
     ipv4_strict(text.as_bytes(), 0).map(Ipv4Addr::from_bits)
 }
 
@@ -254,6 +260,9 @@ pub fn parse_ipv4_strict(text: &str) -> Result<Ipv4Addr, AddrParseError> {
 /// Deviations from AnyEvent: a trailing newline is rejected (B2), values that make Perl die are an
 /// error (B1), and `::` plus five groups plus an IPv4 tail, valid RFC 4291 text, is accepted (B3).
 pub fn parse_ipv6(text: &str) -> Result<Ipv6Addr, AddrParseError> {
+    if let Some(g) = ipv6_fast(text.as_bytes()) {
+        return Ok(Ipv6Addr::from(g));
+    }
     ipv6_parse(text.as_bytes(), 0, false).map(Ipv6Addr::from)
 }
 
@@ -262,6 +271,9 @@ pub fn parse_ipv6(text: &str) -> Result<Ipv6Addr, AddrParseError> {
 ///
 /// Accepts exactly what `std::net::Ipv6Addr::from_str` accepts.
 pub fn parse_ipv6_strict(text: &str) -> Result<Ipv6Addr, AddrParseError> {
+    if let Some(g) = ipv6_fast(text.as_bytes()) {
+        return Ok(Ipv6Addr::from(g));
+    }
     ipv6_parse(text.as_bytes(), 0, true).map(Ipv6Addr::from)
 }
 
@@ -298,10 +310,147 @@ fn address_parse(text: &str, strict: bool) -> Result<Address, AddrParseError> {
             Err(e) => parse_unix(text).map_err(|_| e),
         };
     }
+    if let Some(g) = ipv6_fast(b) {
+        return Ok(Address::V6(Ipv6Addr::from(g)).to_canonical());
+    }
+    if let Some(v) = ipv4_fast(b) {
+        return Ok(Address::V4(Ipv4Addr::from_bits(v)));
+    }
     match ipv6_parse(b, 0, strict) {
         Ok(groups) => Ok(Address::V6(Ipv6Addr::from(groups)).to_canonical()),
         Err(e) => parse_unix(text).map_err(|_| e),
     }
+}
+
+/// Fast path for the common case, a decimal dotted quad without leading zeros (text that both the strict
+/// and the compatible parser accept, with the same value). `None` means "use the full parser", which
+/// also produces the error.
+#[inline]
+fn ipv4_fast(b: &[u8]) -> Option<u32> {
+    #[inline(always)]
+    fn digit(c: Option<&u8>) -> Option<u32> {
+        let d = c?.wrapping_sub(b'0');
+        (d < 10).then_some(u32::from(d))
+    }
+    let mut i = 0;
+    let mut acc = 0u32;
+    for k in 0..4 {
+        let d0 = digit(b.get(i))?;
+        let mut v = d0;
+        i += 1;
+        if let Some(d1) = digit(b.get(i)) {
+            if d0 == 0 {
+                return None; // leading zero: octal for the compatible parser
+            }
+            v = v * 10 + d1;
+            i += 1;
+            if let Some(d2) = digit(b.get(i)) {
+                v = v * 10 + d2;
+                i += 1;
+                if v > 255 {
+                    return None;
+                }
+            }
+        }
+        acc = acc << 8 | v;
+        if k < 3 {
+            if *b.get(i)? != b'.' {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    (i == b.len()).then_some(acc)
+}
+
+/// Hex digit values; 0xff for anything else.
+const HEX_VAL: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Fast path for IPv6 text of hex groups only (no IPv4 tail), with at most one `::` standing for at least
+/// one group: text that both the strict and the compatible parser accept, with the same value. `None`
+/// means "use the full parser", which also produces the error.
+#[inline]
+fn ipv6_fast(b: &[u8]) -> Option<[u16; 8]> {
+    let n = b.len();
+    if !(2..=39).contains(&n) {
+        return None;
+    }
+    let mut g = [0u16; 8];
+    let mut ng = 0usize;
+    let mut dc = usize::MAX;
+    let mut i = 0;
+    if b[0] == b':' {
+        if b[1] != b':' {
+            return None;
+        }
+        dc = 0;
+        i = 2;
+        if i == n {
+            return Some(g);
+        }
+    }
+    loop {
+        let start = i;
+        let mut v = 0u32;
+        while i < n {
+            let d = HEX_VAL[usize::from(b[i])];
+            if d > 15 {
+                break;
+            }
+            v = v << 4 | u32::from(d);
+            i += 1;
+        }
+        if i == start || i - start > 4 || ng == 8 {
+            return None;
+        }
+        g[ng] = v as u16;
+        ng += 1;
+        if i == n {
+            break;
+        }
+        if b[i] != b':' {
+            return None;
+        }
+        i += 1;
+        if i == n {
+            return None;
+        }
+        if b[i] == b':' {
+            if dc != usize::MAX {
+                return None;
+            }
+            dc = ng;
+            i += 1;
+            if i == n {
+                break;
+            }
+        }
+    }
+    if dc == usize::MAX {
+        return (ng == 8).then_some(g);
+    }
+    if ng == 8 {
+        return None;
+    }
+    let tail = ng - dc;
+    let mut out = [0u16; 8];
+    out[..dc].copy_from_slice(&g[..dc]);
+    out[8 - tail..].copy_from_slice(&g[dc..ng]);
+    Some(out)
 }
 
 /// The compatible IPv4 parser on bytes; `base` is added to reported offsets.
@@ -551,7 +700,9 @@ fn fields(
                 if *ng + 2 > 8 {
                     return Err(E::TooManyGroups);
                 }
-                let v4 = if strict {
+                let v4 = if let Some(v) = ipv4_fast(&b[start..to]) {
+                    v
+                } else if strict {
                     ipv4_strict(&b[start..to], base + start)?
                 } else {
                     ipv4_compat(&b[start..to], base + start)?
@@ -763,6 +914,55 @@ mod tests {
         );
         assert!(parse_address_strict("127.1").is_err());
         assert_eq!(address_family(&Address::Unix), Family::Unix);
+    }
+
+    #[test]
+    fn fast_paths_agree_with_full_parsers() {
+        for s in [
+            "1.2.3.4",
+            "255.255.255.255",
+            "0.0.0.0",
+            "01.2.3.4",
+            "1.2.3",
+            "256.1.1.1",
+            "1.2.3.4.5",
+            "1234.1.1.1",
+            "1..2.3",
+            "999999999999999",
+            "1.2.3.4 ",
+            ".1.2.3",
+        ] {
+            if let Some(v) = ipv4_fast(s.as_bytes()) {
+                assert_eq!(ipv4_compat(s.as_bytes(), 0), Ok(v), "{s}");
+                assert_eq!(ipv4_strict(s.as_bytes(), 0), Ok(v), "{s}");
+            }
+        }
+        for s in [
+            "::",
+            "::1",
+            "1::",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "1:2:3:4::5:6:7:8",
+            ":1",
+            "1:",
+            "1:::2",
+            "1::2::3",
+            "12345::",
+            "abcd:EF01::9",
+            "1:2:3:4:5:6:7:8::",
+            "::1.2.3.4",
+            "fe80::1%1",
+        ] {
+            if let Some(g) = ipv6_fast(s.as_bytes()) {
+                assert_eq!(ipv6_parse(s.as_bytes(), 0, false), Ok(g), "{s}");
+                assert_eq!(ipv6_parse(s.as_bytes(), 0, true), Ok(g), "{s}");
+            }
+        }
+        assert!(ipv4_fast(b"1.2.3.4").is_some());
+        assert!(ipv6_fast(b"2001:db8::1").is_some());
+        assert!(ipv6_fast(b"1:2:3:4::5:6:7:8").is_none()); // B4 form: left to the full parser
     }
 
     #[test]

@@ -25,7 +25,6 @@
 //!
 //! ```
 //! use std::collections::HashMap;
-//! use std::io::ErrorKind;
 //! use std::net::SocketAddr;
 //! use std::time::{Duration, Instant};
 //! use anysock_core::connect::{Connect, ConnectConfig, Step};
@@ -303,6 +302,14 @@ impl AttemptRecord {
         self.ended
             .map(|e| e.saturating_duration_since(self.started))
     }
+    /// Start and end relative to `origin` (usually [`Connect::origin`]): the times of a `--json`
+    /// attempt list.
+    pub fn offsets(&self, origin: Instant) -> (Duration, Option<Duration>) {
+        (
+            self.started.saturating_duration_since(origin),
+            self.ended.map(|e| e.saturating_duration_since(origin)),
+        )
+    }
     /// True if this attempt is the current winner.
     pub fn is_connected(&self) -> bool {
         self.outcome == Some(AttemptOutcome::Connected)
@@ -414,12 +421,23 @@ pub enum Event {
 #[derive(Clone, Copy, Debug)]
 struct Candidate {
     target: Target,
-    source: Source,
+    /// RFC 6724 data for IP targets, computed once.
+    key: Option<rfc6724::Destination>,
     /// Arrival order; rule 10 and serial order.
     seq: u32,
 }
 
 impl Candidate {
+    fn new(target: Target, source: Source, seq: u32) -> Self {
+        Candidate {
+            target,
+            key: target
+                .addr
+                .as_inet()
+                .map(|sa| rfc6724::Destination::new(sa.ip(), source)),
+            seq,
+        }
+    }
     fn group(&self) -> u32 {
         self.target
             .meta
@@ -429,6 +447,17 @@ impl Candidate {
     fn same_endpoint(&self, t: &Target) -> bool {
         same_endpoint(&self.target, t)
     }
+}
+
+/// SRV priority group, then RFC 6724 (unix targets are equal to everything), then arrival order.
+fn candidate_order(a: &Candidate, b: &Candidate) -> core::cmp::Ordering {
+    a.group().cmp(&b.group()).then_with(|| {
+        match (&a.key, &b.key) {
+            (Some(x), Some(y)) => rfc6724::compare_destinations(x, y),
+            _ => core::cmp::Ordering::Equal,
+        }
+        .then(a.seq.cmp(&b.seq))
+    })
 }
 
 fn same_endpoint(a: &Target, b: &Target) -> bool {
@@ -449,6 +478,8 @@ enum State {
 pub struct Connect {
     cfg: ConnectConfig,
     state: State,
+    /// The time given to `new`.
+    origin: Instant,
     /// The latest time seen (inputs earlier than this are treated as this).
     now: Instant,
     overall_deadline: Option<Instant>,
@@ -495,6 +526,7 @@ impl Connect {
         Connect {
             cfg,
             state: State::Running,
+            origin: now,
             now,
             overall_deadline: cfg.overall_timeout.and_then(|t| now.checked_add(t)),
             pending: Vec::new(),
@@ -518,6 +550,11 @@ impl Connect {
             first_run: 0,
             switched: false,
         }
+    }
+
+    /// The time given to [`Connect::new`]: the origin for relative times in a trace (`--json`).
+    pub fn origin(&self) -> Instant {
+        self.origin
     }
 
     /// The configuration.
@@ -580,11 +617,7 @@ impl Connect {
             }
             let seq = self.next_seq;
             self.next_seq = self.next_seq.saturating_add(1);
-            self.pending.push(Candidate {
-                target,
-                source,
-                seq,
-            });
+            self.pending.push(Candidate::new(target, source, seq));
             added = true;
         }
         if !added {
@@ -601,7 +634,11 @@ impl Connect {
             } else if family == Family::V4 && !self.v6_done && !self.all_done && !self.has_v6() {
                 // RFC 8305 §3: A first; wait a little for AAAA.
                 if self.resolution_delay_until.is_none() {
-                    self.resolution_delay_until = now.checked_add(self.cfg.resolution_delay);
+                    match now.checked_add(self.cfg.resolution_delay) {
+                        Some(t) => self.resolution_delay_until = Some(t),
+                        // A delay too long for the clock: no delay rather than waiting forever.
+                        None => self.may_start = true,
+                    }
                 }
             } else {
                 self.may_start = true;
@@ -684,11 +721,8 @@ impl Connect {
             let target = self.records[self.lost_race[k].index()].target;
             let seq = self.next_seq;
             self.next_seq = self.next_seq.saturating_add(1);
-            self.pending.push(Candidate {
-                target,
-                source: Source::Unknown,
-                seq,
-            });
+            self.pending
+                .push(Candidate::new(target, Source::Unknown, seq));
         }
         self.lost_race.clear();
         self.records.reserve(self.pending.len());
@@ -737,8 +771,10 @@ impl Connect {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
         };
-        for id in &self.in_flight {
-            min(self.records[id.index()].deadline);
+        if self.has_deadlines() {
+            for id in &self.in_flight {
+                min(self.records[id.index()].deadline);
+            }
         }
         if !self.may_start {
             min(self.resolution_delay_until);
@@ -775,6 +811,11 @@ impl Connect {
 
     // ----- internals -----
 
+    /// True if attempts get deadlines at all.
+    fn has_deadlines(&self) -> bool {
+        self.cfg.attempt_timeout.is_some() || self.overall_deadline.is_some()
+    }
+
     fn has_v6(&self) -> bool {
         self.pending.iter().any(|c| c.target.family() == Family::V6)
             || self.records.iter().any(|r| r.target.family() == Family::V6)
@@ -787,20 +828,21 @@ impl Connect {
 
     fn sort_pending(&mut self) {
         if self.serial() {
-            self.pending.sort_unstable_by_key(|c| c.seq);
+            // Arrival order; candidates are only ever appended, so the list is already in order.
             return;
         }
-        // sort_unstable_by does not allocate; `seq` makes the order total, hence stable (rule 10).
-        self.pending.sort_unstable_by(|a, b| {
-            a.group().cmp(&b.group()).then_with(|| {
-                match (a.target.addr.as_inet(), b.target.addr.as_inet()) {
-                    (Some(x), Some(y)) => rfc6724::compare(x.ip(), a.source, y.ip(), b.source),
-                    // Unix targets keep their place relative to IP ones.
-                    _ => core::cmp::Ordering::Equal,
-                }
-                .then(a.seq.cmp(&b.seq))
-            })
-        });
+        // RFC 6724's rules are pairwise and skip what is unknown, so with a mix of known and unknown
+        // sources they need not form a total order, which `slice::sort*` may panic on. A stable
+        // insertion sort applies them pairwise, never panics and does not allocate; the lists are
+        // short and sorted once per answer.
+        let v = &mut self.pending;
+        for i in 1..v.len() {
+            let mut j = i;
+            while j > 0 && candidate_order(&v[j], &v[j - 1]) == core::cmp::Ordering::Less {
+                v.swap(j, j - 1);
+                j -= 1;
+            }
+        }
     }
 
     fn next_stagger(&self) -> Option<Instant> {
@@ -901,7 +943,6 @@ impl Connect {
 
     /// Cancels every attempt in flight, oldest first.
     fn cancel_all(&mut self, now: Instant, outcome: AttemptOutcome) {
-        self.in_flight.sort_unstable();
         for k in 0..self.in_flight.len() {
             let id = self.in_flight[k];
             self.end_attempt(id, now, outcome);
@@ -913,7 +954,6 @@ impl Connect {
     fn win(&mut self, now: Instant, id: AttemptId) {
         self.lost_race.clear();
         self.lost_race.extend_from_slice(&self.in_flight);
-        self.lost_race.sort_unstable();
         self.cancel_all(now, AttemptOutcome::Cancelled);
         self.credits = 0;
         self.state = State::Won(id);
@@ -942,10 +982,11 @@ impl Connect {
             self.fail(FailReason::TimedOut);
             return;
         }
-        // Attempts past their own deadline, oldest first.
-        self.in_flight.sort_unstable();
+        // Attempts past their own deadline, oldest first (`in_flight` is in id order: ids grow and
+        // removal keeps the order). Without timeouts no attempt has a deadline.
+        debug_assert!(self.in_flight.windows(2).all(|w| w[0] < w[1]));
         let mut i = 0;
-        while i < self.in_flight.len() {
+        while self.has_deadlines() && i < self.in_flight.len() {
             let id = self.in_flight[i];
             if self.records[id.index()].deadline.is_some_and(|d| now >= d) {
                 self.in_flight.remove(i);
@@ -1040,6 +1081,20 @@ mod tests {
         let s = drain(&mut c);
         assert!(matches!(s[..], [Step::StartAttempt { .. }]));
         assert_eq!(c.attempts()[0].started, t1);
+    }
+
+    #[test]
+    fn trace_offsets_are_relative_to_the_origin() {
+        let t0 = base();
+        let ms = Duration::from_millis;
+        let mut c = Connect::new(ConnectConfig::default(), t0);
+        c.handle_targets(t0 + ms(5), Family::V6, [tcp("[2001:db8::1]:80")]);
+        c.handle_attempt(t0 + ms(25), AttemptId(0), Ok(()));
+        assert_eq!(c.origin(), t0);
+        let r = c.attempts()[0];
+        assert_eq!(r.offsets(c.origin()), (ms(5), Some(ms(25))));
+        assert_eq!(r.elapsed(), Some(ms(20)));
+        assert!(r.is_connected());
     }
 
     #[test]

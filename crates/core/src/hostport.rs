@@ -138,20 +138,17 @@ impl<'a> HostPort<'a> {
             crate::addr::parse_ipv6(host)
                 .map_err(|err| HostPortError::InvalidIpv6 { at: 0, err })?;
         }
-        let revalidated = match service {
-            Service::Path(p) if host == UNIX_HOST => Service::parse_path(p)?,
-            Service::Path(_) => return Err(ServiceError::InvalidChar { at: 0 }.into()),
+        match service {
+            Service::Path(_) if host != UNIX_HOST => {
+                return Err(ServiceError::InvalidChar { at: 0 }.into());
+            }
+            Service::Path(_) => {}
             _ if host == UNIX_HOST => {
                 return Err(ServiceError::Path(crate::sockaddr::UnixAddrError::Empty).into());
             }
-            Service::Port(_) => service,
-            Service::Name(n) => Service::parse(n)?,
-            Service::NamePort { name, .. } => match Service::parse(name)? {
-                Service::Name(_) => service,
-                _ => return Err(ServiceError::InvalidChar { at: 0 }.into()),
-            },
-        };
-        debug_assert_eq!(revalidated, service);
+            _ => {}
+        }
+        service.validate()?;
         Ok(HostPort { host, service })
     }
 
@@ -495,6 +492,17 @@ mod tests {
         assert!(HostPort::new("unix/", Service::Port(80)).is_err());
         assert!(HostPort::new("h", Service::Path("/p")).is_err());
         assert!(HostPort::new("h", Service::Name("a b")).is_err());
+        assert!(
+            HostPort::new(
+                "h",
+                Service::NamePort {
+                    name: "80",
+                    port: 1
+                }
+            )
+            .is_err()
+        );
+        assert_eq!(hp("575#525575557=528", Some("80")), None);
     }
 
     #[test]

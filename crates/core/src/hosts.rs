@@ -31,7 +31,6 @@
 
 use core::cmp::Ordering;
 use core::fmt;
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::addr::{AddrParseError, parse_ipv4, parse_ipv6};
@@ -105,9 +104,6 @@ impl fmt::Display for HostsWarning {
     }
 }
 
-/// One name's IPv4 and IPv6 lists while parsing.
-type Lists = (Vec<Ipv4Addr>, Vec<Ipv6Addr>);
-
 /// A hosts-file address, before it is sorted into its family list.
 #[derive(Clone, Copy)]
 enum HostAddr {
@@ -124,8 +120,9 @@ impl HostsFile {
     /// Parses the text of a hosts file. Never fails: bad lines are skipped and listed in
     /// [`warnings`](Self::warnings).
     pub fn parse(text: &str) -> Self {
-        // name -> (v4 list, v6 list), each in file order.
-        let mut map: HashMap<String, Lists> = HashMap::new();
+        // (name, address) in file order; a stable sort by name then groups each name's addresses in
+        // file order.
+        let mut records: Vec<(String, HostAddr)> = Vec::new();
         let mut warnings = Vec::new();
 
         for (i, raw) in text.split('\n').enumerate() {
@@ -163,11 +160,7 @@ impl HostsFile {
                     });
                     continue;
                 };
-                let lists = map.entry(key).or_default();
-                match addr {
-                    HostAddr::V4(a) => lists.0.push(a),
-                    HostAddr::V6(a) => lists.1.push(a),
-                }
+                records.push((key, addr));
             }
             if !any_name {
                 warnings.push(HostsWarning {
@@ -177,19 +170,24 @@ impl HostsFile {
             }
         }
 
-        let mut sorted: Vec<(String, Lists)> = map.into_iter().collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        records.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out = HostsFile {
-            names: Vec::with_capacity(sorted.len()),
+            names: Vec::new(),
             v4: Vec::new(),
             v6: Vec::new(),
             warnings,
         };
-        for (name, (v4, v6)) in sorted {
-            let s4 = out.v4.len() as u32;
-            out.v4.extend_from_slice(&v4);
-            let s6 = out.v6.len() as u32;
-            out.v6.extend_from_slice(&v6);
+        let mut records = records.into_iter().peekable();
+        while let Some((name, first)) = records.next() {
+            let (s4, s6) = (out.v4.len() as u32, out.v6.len() as u32);
+            let mut push = |a: HostAddr| match a {
+                HostAddr::V4(a) => out.v4.push(a),
+                HostAddr::V6(a) => out.v6.push(a),
+            };
+            push(first);
+            while let Some((_, a)) = records.next_if(|r| r.0 == name) {
+                push(a);
+            }
             out.names.push(NameEntry {
                 name: name.into_boxed_str(),
                 v4: (s4, out.v4.len() as u32),
@@ -279,9 +277,14 @@ fn normalise_name(name: &str) -> Option<String> {
 
 /// Compares a stored (already lowercase) key with a query, lowercasing the query's ASCII on the fly.
 fn cmp_ascii_ci(stored: &str, query: &str) -> Ordering {
-    stored
-        .bytes()
-        .cmp(query.bytes().map(|b| b.to_ascii_lowercase()))
+    let (a, b) = (stored.as_bytes(), query.as_bytes());
+    for (&x, &y) in a.iter().zip(b) {
+        let y = y.to_ascii_lowercase();
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 #[cfg(test)]

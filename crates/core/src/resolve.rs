@@ -356,6 +356,9 @@ pub enum QueryFailure {
     /// The answer could not be decoded.
     #[error("malformed answer")]
     Malformed,
+    /// The CNAME chain loops or is too long.
+    #[error("CNAME loop or chain too long")]
+    CnameChain,
 }
 
 /// The planner-level answer to a [`Query`].
@@ -1317,6 +1320,15 @@ fn ip_family(ip: &IpAddr) -> Family {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machines_are_send_and_sync() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<Resolve>();
+        check::<InetAton>();
+        check::<ResolveConfig>();
+        check::<HostsFile>();
+    }
 
     #[test]
     fn name_validation() {

@@ -169,13 +169,56 @@ pub fn scope(a: IpAddr) -> u8 {
     }
 }
 
-/// Compares two destinations with their sources: `Less` means `a` is preferred.
-///
-/// Returns `Equal` when no implemented rule decides (rule 10 is the caller's stable sort).
-pub fn compare(a: IpAddr, a_src: Source, b: IpAddr, b_src: Source) -> Ordering {
+/// A destination with its source and the policy-table values the rules need, computed once so that
+/// sorting does no table lookups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Destination {
+    addr: IpAddr,
+    source: Source,
+    precedence: u8,
+    label: u8,
+    scope: u8,
+    /// Label and scope of the source (when it is known).
+    src_label: u8,
+    src_scope: u8,
+}
+
+impl Destination {
+    /// Looks up the destination's (and its source's) precedence, label and scope.
+    pub fn new(addr: IpAddr, source: Source) -> Self {
+        let pol = policy(addr);
+        let (src_label, src_scope) = match source {
+            Source::Addr(s) => (label(s), scope(s)),
+            _ => (0, 0),
+        };
+        Destination {
+            addr,
+            source,
+            precedence: pol.precedence,
+            label: pol.label,
+            scope: scope(addr),
+            src_label,
+            src_scope,
+        }
+    }
+
+    /// The destination address.
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The source information.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+}
+
+/// Compares two prepared destinations: `Less` means `a` is preferred. `Equal` when no implemented
+/// rule decides (rule 10 is the caller's stable sort).
+pub fn compare_destinations(a: &Destination, b: &Destination) -> Ordering {
     // Rule 1: avoid unusable destinations.
-    let a_bad = a_src == Source::Unreachable;
-    let b_bad = b_src == Source::Unreachable;
+    let a_bad = a.source == Source::Unreachable;
+    let b_bad = b.source == Source::Unreachable;
     if a_bad != b_bad {
         return if a_bad {
             Ordering::Greater
@@ -183,10 +226,7 @@ pub fn compare(a: IpAddr, a_src: Source, b: IpAddr, b_src: Source) -> Ordering {
             Ordering::Less
         };
     }
-    let sources = match (a_src, b_src) {
-        (Source::Addr(sa), Source::Addr(sb)) => Some((sa, sb)),
-        _ => None,
-    };
+    let both_known = matches!((a.source, b.source), (Source::Addr(_), Source::Addr(_)));
     let prefer = |pa: bool, pb: bool| -> Option<Ordering> {
         match (pa, pb) {
             (true, false) => Some(Ordering::Less),
@@ -194,40 +234,49 @@ pub fn compare(a: IpAddr, a_src: Source, b: IpAddr, b_src: Source) -> Ordering {
             _ => None,
         }
     };
-    // Rule 2: prefer matching scope.
-    if let Some((sa, sb)) = sources {
-        if let Some(o) = prefer(scope(a) == scope(sa), scope(b) == scope(sb)) {
+    if both_known {
+        // Rule 2: prefer matching scope.
+        if let Some(o) = prefer(a.scope == a.src_scope, b.scope == b.src_scope) {
             return o;
         }
-    }
-    // Rule 5: prefer matching label.
-    if let Some((sa, sb)) = sources {
-        if let Some(o) = prefer(label(a) == label(sa), label(b) == label(sb)) {
+        // Rule 5: prefer matching label.
+        if let Some(o) = prefer(a.label == a.src_label, b.label == b.src_label) {
             return o;
         }
     }
     // Rule 6: prefer higher precedence.
-    let o = precedence(b).cmp(&precedence(a));
+    let o = b.precedence.cmp(&a.precedence);
     if o != Ordering::Equal {
         return o;
     }
     // Rule 8: prefer smaller scope.
-    let o = scope(a).cmp(&scope(b));
+    let o = a.scope.cmp(&b.scope);
     if o != Ordering::Equal {
         return o;
     }
     // Rule 9: longest matching prefix (IPv6 destinations and sources only).
-    if let Some((IpAddr::V6(sa), IpAddr::V6(sb))) = sources {
-        if let (IpAddr::V6(da), IpAddr::V6(db)) = (a, b) {
-            if da.to_ipv4_mapped().is_none() && db.to_ipv4_mapped().is_none() {
-                let la = common_prefix_len(&da.octets(), &sa.octets());
-                let lb = common_prefix_len(&db.octets(), &sb.octets());
-                return lb.cmp(&la);
-            }
+    if let (
+        IpAddr::V6(da),
+        Source::Addr(IpAddr::V6(sa)),
+        IpAddr::V6(db),
+        Source::Addr(IpAddr::V6(sb)),
+    ) = (a.addr, a.source, b.addr, b.source)
+    {
+        if da.to_ipv4_mapped().is_none() && db.to_ipv4_mapped().is_none() {
+            let la = common_prefix_len(&da.octets(), &sa.octets());
+            let lb = common_prefix_len(&db.octets(), &sb.octets());
+            return lb.cmp(&la);
         }
     }
     // Rule 10: leave the order unchanged.
     Ordering::Equal
+}
+
+/// Compares two destinations with their sources: `Less` means `a` is preferred.
+///
+/// Returns `Equal` when no implemented rule decides (rule 10 is the caller's stable sort).
+pub fn compare(a: IpAddr, a_src: Source, b: IpAddr, b_src: Source) -> Ordering {
+    compare_destinations(&Destination::new(a, a_src), &Destination::new(b, b_src))
 }
 
 /// Sorts `destinations` by RFC 6724, moving `candidate_sources` along with them.

@@ -70,6 +70,9 @@ pub enum ServiceError {
         /// Byte offset of the bad character.
         at: usize,
     },
+    /// A service name made only of digits (in `name=port`), which would read as a port number.
+    #[error("service name is all digits")]
+    NumericName,
     /// A unix socket path that cannot be a `sun_path`.
     #[error("invalid unix socket path: {0}")]
     Path(UnixAddrError),
@@ -128,6 +131,17 @@ impl<'a> Service<'a> {
         Ok(Service::Path(text))
     }
 
+    /// Checks a service built by hand against the rules [`Service::parse`] and [`Service::parse_path`]
+    /// apply (names of ASCII letters, digits and `-_.+` that are not all digits; paths that fit
+    /// `sun_path`).
+    pub fn validate(&self) -> Result<(), ServiceError> {
+        match *self {
+            Service::Port(_) => Ok(()),
+            Service::Name(n) | Service::NamePort { name: n, .. } => check_name(n.as_bytes()),
+            Service::Path(p) => Service::parse_path(p).map(|_| ()),
+        }
+    }
+
     /// The port, for [`Service::Port`] and [`Service::NamePort`].
     pub const fn port(&self) -> Option<u16> {
         match *self {
@@ -178,6 +192,12 @@ fn parse_port(digits: &[u8]) -> Result<u16, ServiceError> {
 }
 
 fn check_name(b: &[u8]) -> Result<(), ServiceError> {
+    if b.is_empty() {
+        return Err(ServiceError::Empty);
+    }
+    if b.iter().all(u8::is_ascii_digit) {
+        return Err(ServiceError::NumericName);
+    }
     for (at, &c) in b.iter().enumerate() {
         let ok = c.is_ascii_alphanumeric() || (at > 0 && matches!(c, b'-' | b'_' | b'.' | b'+'));
         if !ok {
@@ -402,6 +422,16 @@ mod tests {
             })
         );
         assert_eq!(Service::parse("=80"), Err(ServiceError::MissingName));
+        assert_eq!(Service::parse("80=81"), Err(ServiceError::NumericName));
+        assert_eq!(
+            Service::Name("80").validate(),
+            Err(ServiceError::NumericName)
+        );
+        assert_eq!(
+            Service::Name("a b").validate(),
+            Err(ServiceError::InvalidChar { at: 1 })
+        );
+        assert_eq!(Service::NamePort { name: "x", port: 1 }.validate(), Ok(()));
         assert_eq!(
             Service::parse("a b=80"),
             Err(ServiceError::InvalidChar { at: 1 })

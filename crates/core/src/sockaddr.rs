@@ -299,6 +299,17 @@ pub enum SockAddrError {
 /// Flow info and scope id are written as native-endian integers, as `std` and `socket2` fill
 /// `sin6_flowinfo` and `sin6_scope_id`; AnyEvent always writes zeros there. These are AnyEvent's exact
 /// bytes for every address it can pack.
+///
+/// ```
+/// use anysock_core::{pack_sockaddr, parse_address, unpack_sockaddr, SockAddr};
+///
+/// let sa = SockAddr::from_address(parse_address("127.0.0.1").unwrap(), 80).unwrap();
+/// let bytes = pack_sockaddr(&sa);
+/// assert_eq!(&bytes[..8], b"\x02\x00\x00\x50\x7f\x00\x00\x01");
+/// assert_eq!(unpack_sockaddr(&bytes), Ok(sa));
+/// let unix = SockAddr::unix_path(b"/run/app.sock").unwrap();
+/// assert_eq!(pack_sockaddr(&unix).len(), 110);
+/// ```
 pub fn pack_sockaddr(sa: &SockAddr) -> PackedSockAddr {
     let mut out = PackedSockAddr {
         len: 0,

@@ -61,6 +61,15 @@ fn chain_inside_one_reply_in_any_order() {
         ]
     );
     assert_eq!(a.records[0].ttl, 20);
+    assert_eq!(a.min_ttl(), 20);
+    let addrs: Vec<std::net::IpAddr> = a.addresses().collect();
+    assert_eq!(
+        addrs,
+        [
+            "203.0.113.80".parse::<std::net::IpAddr>().unwrap(),
+            "203.0.113.81".parse().unwrap()
+        ]
+    );
 }
 
 #[test]
@@ -422,4 +431,25 @@ fn srv_root_target_means_no_service() {
             target: ".".into()
         }
     );
+}
+
+#[test]
+fn bare_cname_to_an_unaskable_name_is_malformed() {
+    let (mut q, t) = start("odd.example.", RecordType::A);
+    let target =
+        hickory_proto::rr::Name::from_labels(vec![b"a b".to_vec(), b"example".to_vec()]).unwrap();
+    let rec = hickory_proto::rr::Record::from_rdata(
+        name("odd.example"),
+        60,
+        hickory_proto::rr::RData::CNAME(hickory_proto::rr::rdata::CNAME(target)),
+    );
+    assert!(q.handle_datagram(at(1), sa(NS1), &answer(&t, vec![rec])));
+    assert!(
+        q.poll_transmit().is_none(),
+        "no question for a name with a space"
+    );
+    let Some(DnsEvent::Failed(e)) = q.poll_event() else {
+        panic!()
+    };
+    assert_eq!(e.kind, DnsErrorKind::Malformed);
 }

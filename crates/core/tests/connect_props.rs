@@ -193,3 +193,67 @@ fn random_scripts_reach_every_outcome() {
         "wins {wins}, rejects {rejects}, failures {long_failures}"
     );
 }
+
+/// The fuzz corpus is replayed by a plain `cargo test`.
+#[test]
+fn fuzz_corpus_replays() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/connect_script");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("corpus directory") {
+        let path = entry.expect("corpus entry").path();
+        let bytes = std::fs::read(&path).expect("corpus file");
+        let s = connect_script(common::connect_script::origin(), &bytes);
+        assert!(s.attempts > 0, "{} starts no attempt", path.display());
+        n += 1;
+    }
+    assert!(n >= 6, "corpus has {n} files");
+}
+
+fn ip_strategy() -> impl Strategy<Value = std::net::IpAddr> {
+    prop_oneof![
+        any::<[u8; 4]>().prop_map(std::net::IpAddr::from),
+        any::<[u8; 16]>().prop_map(std::net::IpAddr::from),
+        // Addresses the policy table cares about.
+        Just("::1".parse().unwrap()),
+        Just("fe80::1".parse().unwrap()),
+        Just("2002:c633:6401::1".parse().unwrap()),
+        Just("127.0.0.1".parse().unwrap()),
+        Just("fc00::1".parse().unwrap()),
+    ]
+}
+
+proptest! {
+    /// RFC 6724 sort: a permutation, stable, no adjacent pair out of order, never a panic, for any
+    /// mix of known, unknown and unreachable sources.
+    #[test]
+    fn rfc6724_sort_is_a_sorted_permutation(
+        items in proptest::collection::vec((ip_strategy(), proptest::option::of(proptest::option::of(ip_strategy()))), 0..24)
+    ) {
+        use anysock_core::rfc6724::{self, Source};
+        let src = |s: &Option<Option<std::net::IpAddr>>| match s {
+            None => Source::Unknown,
+            Some(s) => Source::from(*s),
+        };
+        let mut sorted: Vec<(usize, std::net::IpAddr, Source)> =
+            items.iter().enumerate().map(|(i, (a, s))| (i, *a, src(s))).collect();
+        rfc6724::sort_by_key(&mut sorted, |&(_, a, s)| (a, s));
+        let mut idx: Vec<usize> = sorted.iter().map(|x| x.0).collect();
+        for w in sorted.windows(2) {
+            let o = rfc6724::compare(w[1].1, w[1].2, w[0].1, w[0].2);
+            prop_assert!(o != std::cmp::Ordering::Less, "adjacent pair out of order");
+            if o == std::cmp::Ordering::Equal && rfc6724::compare(w[0].1, w[0].2, w[1].1, w[1].2) == std::cmp::Ordering::Equal {
+                prop_assert!(w[0].0 < w[1].0, "equal elements changed order");
+            }
+        }
+        idx.sort_unstable();
+        prop_assert_eq!(idx, (0..items.len()).collect::<Vec<_>>());
+        // The two-slice form agrees with the keyed form when every source is known or unreachable.
+        if items.iter().all(|(_, s)| s.is_some()) {
+            let mut d: Vec<std::net::IpAddr> = items.iter().map(|x| x.0).collect();
+            let mut s: Vec<Option<std::net::IpAddr>> = items.iter().map(|x| x.1.unwrap()).collect();
+            rfc6724::sort(&mut d, &mut s);
+            prop_assert_eq!(d, sorted.iter().map(|x| x.1).collect::<Vec<_>>());
+        }
+    }
+}

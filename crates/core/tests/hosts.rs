@@ -1,6 +1,8 @@
 //! The hosts file parser: AnyEvent's rules (semantics doc 1.4), checked against the real module, and
 //! the policy fixes (B19, B37, B38).
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use anysock_core::hosts::{HostsFile, HostsWarning, HostsWarningKind};
@@ -244,4 +246,65 @@ proptest! {
             prop_assert_eq!(h.lookup(&name.to_ascii_uppercase()), entry);
         }
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// No allocation per lookup: a counting global allocator (forwarding to the system allocator) counts
+// the allocations the current thread makes while lookups run.
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the counter is a const-initialised
+// thread-local Cell, which does not allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn lookups_do_not_allocate() {
+    let h = HostsFile::parse(ANYEVENT_FILE);
+    let names = [
+        "one",
+        "ONE.",
+        "Six",
+        "nothere",
+        "a",
+        "MAPPED.",
+        "",
+        ".",
+        "x".repeat(300).leak(),
+    ];
+    let before = ALLOCS.with(Cell::get);
+    let mut found = 0usize;
+    for _ in 0..100 {
+        for n in names {
+            let e = h.lookup(n);
+            found += e.v4.len() + e.v6.len();
+            found += usize::from(h.contains(n));
+        }
+    }
+    let allocs = ALLOCS.with(Cell::get) - before;
+    assert_eq!(allocs, 0, "lookups allocated");
+    // Addresses plus one per name found: one 3, ONE. 3, Six 2, a 3, MAPPED. 2.
+    assert_eq!(found, 100 * 13);
 }

@@ -397,6 +397,7 @@ fn failures_become_one_typed_done() {
         (NoData, ServerFailure, ResolveError::Lookup(ServerFailure)),
         (Refused, Refused, ResolveError::Lookup(Refused)),
         (Malformed, NoData, ResolveError::Lookup(Malformed)),
+        (NxDomain, CnameChain, ResolveError::Lookup(CnameChain)),
     ];
     for &(f6, f4, want) in table {
         let dns = Dns::default().fail("gone.test", QueryType::Aaaa, f6).fail(
@@ -1013,6 +1014,112 @@ fn inet_aton_uses_the_resolver_path() {
     let mut a = InetAton::new("256.1.1.1", &cfg).unwrap();
     assert!(a.poll_query().is_some());
     assert!(InetAton::new("unix/", &cfg).is_err());
+}
+
+// ------------------------------------------------------------------------------------------------
+// AnyEvent compatibility
+
+/// `ResolveConfig::anyevent()` (hosts file after DNS, IPv4 first) against what the real
+/// `AnyEvent::Socket::resolve_sockaddr` 7.17 returned and asked for, with the same stub DNS data and
+/// hosts file (`PERL_ANYEVENT_HOSTS`, a stub `$AnyEvent::DNS::RESOLVER`, see semantics doc 6.1). The one
+/// row where we differ on purpose (B18) says so.
+#[test]
+fn same_results_and_queries_as_anyevent() {
+    let cfg = ResolveConfig::anyevent().with_hosts(HostsFile::parse(
+        "203.0.113.20 both.test hostsonly.test\n2001:db8::20 both.test\n203.0.113.21 srvtarget.test\n",
+    ));
+    let dns = Dns::default()
+        .a("both.test", &["198.51.100.20"])
+        .srv(
+            "_http._tcp.srv.test",
+            &[
+                (20, 0, 8020, "v4only.test"),
+                (10, 0, 8010, "v6only.test"),
+                (30, 0, 8030, "a.test"),
+            ],
+        )
+        .a("v4only.test.", &["203.0.113.3"])
+        .aaaa("v6only.test.", &["2001:db8::3"])
+        .a("a.test.", &["203.0.113.1"])
+        .aaaa("a.test.", &["2001:db8::1"])
+        .a("plain.test", &["203.0.113.30"])
+        .a("www.test", &["203.0.113.1", "203.0.113.2"])
+        .aaaa("www.test", &["2001:db8::1"]);
+    let f = |n: u8| match n {
+        4 => Some(Family::V4),
+        6 => Some(Family::V6),
+        _ => None,
+    };
+    // (node, service, AnyEvent family argument, targets, queries), as printed by perl.
+    let table: &[(&str, &str, u8, &str, &str)] = &[
+        ("127.1", "80", 0, "127.0.0.1:80", ""),
+        ("::ffff:127.0.0.1", "80", 0, "127.0.0.1:80", ""),
+        ("::ffff:127.0.0.1", "80", 6, "", ""),
+        ("0x7f000001", "443", 0, "127.0.0.1:443", ""),
+        (
+            "both.test",
+            "80",
+            0,
+            "198.51.100.20:80 [2001:db8::20]:80",
+            "a both.test, aaaa both.test",
+        ),
+        (
+            "hostsonly.test",
+            "http",
+            0,
+            "203.0.113.20:80",
+            "srv _http._tcp.hostsonly.test, a hostsonly.test, aaaa hostsonly.test",
+        ),
+        (
+            "srv.test",
+            "http",
+            0,
+            // AnyEvent (B18): "203.0.113.3:8020 203.0.113.1:8030 [2001:db8::3]:8010 [2001:db8::1]:8030"
+            "[2001:db8::3]:8010 203.0.113.3:8020 203.0.113.1:8030 [2001:db8::1]:8030",
+            "srv _http._tcp.srv.test, a v6only.test., aaaa v6only.test., a v4only.test., \
+             aaaa v4only.test., a a.test., aaaa a.test.",
+        ),
+        (
+            "plain.test",
+            "http=8080",
+            0,
+            "203.0.113.30:8080",
+            "srv _http._tcp.plain.test, a plain.test, aaaa plain.test",
+        ),
+        (
+            "plain.test",
+            "http",
+            0,
+            "203.0.113.30:80",
+            "srv _http._tcp.plain.test, a plain.test, aaaa plain.test",
+        ),
+        (
+            "www.test",
+            "80",
+            0,
+            "203.0.113.1:80 203.0.113.2:80 [2001:db8::1]:80",
+            "a www.test, aaaa www.test",
+        ),
+        (
+            "www.test",
+            "80",
+            4,
+            "203.0.113.1:80 203.0.113.2:80",
+            "a www.test",
+        ),
+        ("www.test", "80", 6, "[2001:db8::1]:80", "aaaa www.test"),
+        ("localhost", "22", 0, "127.0.0.1:22 [::1]:22", ""),
+    ];
+    for &(node, service, fam, targets, queries) in table {
+        let t = run(
+            ResolveRequest::new(node, Some(service)).family(f(fam)),
+            &cfg,
+            &dns,
+        );
+        assert_eq!(t.targets.join(" "), targets, "{node} {service} {fam}");
+        let q: Vec<String> = t.queries.iter().map(|q| q.to_lowercase()).collect();
+        assert_eq!(q.join(", "), queries, "{node} {service} {fam}");
+    }
 }
 
 // ------------------------------------------------------------------------------------------------

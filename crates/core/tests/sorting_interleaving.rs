@@ -286,3 +286,21 @@ fn unix_targets_pass_through_one_attempt_each() {
         ],
     );
 }
+
+#[test]
+fn both_families_up_ipv6_wins_before_the_stagger() {
+    run(
+        he(),
+        &[
+            (
+                0,
+                Aaaa(&["[2001:db8::1]:80", "[2001:db8::2]:80"]),
+                &["start #0 [2001:db8::1]:80"],
+            ),
+            (0, A(&["198.51.100.1:80", "198.51.100.2:80"]), &[]),
+            (30, Connects(0), &["connected #0 [2001:db8::1]:80"]),
+            (30, Timer(None), &[]),
+            (30, Trace(&["#0 [2001:db8::1]:80 0-30 connected"]), &[]),
+        ],
+    );
+}

@@ -44,6 +44,9 @@
 //! }
 //! ```
 //!
+//! The machine owns no resources: dropping it cancels the query. Once it has ended, the adapter can
+//! close the UDP socket and any TCP connection it opened for it.
+//!
 //! # Anti-spoofing
 //!
 //! A datagram is accepted only if it comes from the server a try was sent to, carries that try's
@@ -58,7 +61,7 @@ mod name;
 mod wire;
 
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 pub use name::{MAX_LABEL_LEN, MAX_NAME_WIRE_LEN, NameError, name_to_ascii};
@@ -170,6 +173,25 @@ pub struct DnsAnswer {
     pub records: Vec<DnsRecord>,
     /// Records of the asked type that were malformed and skipped (B23 policy).
     pub skipped: u16,
+}
+
+impl DnsAnswer {
+    /// The IPv4 and IPv6 addresses among the records, in server order.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.records.iter().filter_map(|r| match r.data {
+            RecordData::A(a) => Some(IpAddr::V4(a)),
+            RecordData::Aaaa(a) => Some(IpAddr::V6(a)),
+            _ => None,
+        })
+    }
+
+    /// The lowest TTL among the records and the CNAME links: how long the whole answer may be cached.
+    #[must_use]
+    pub fn min_ttl(&self) -> u32 {
+        let records = self.records.iter().map(|r| r.ttl);
+        let links = self.cname_chain.iter().map(|l| l.ttl);
+        records.chain(links).min().unwrap_or(0)
+    }
 }
 
 /// Why a query failed.
@@ -459,10 +481,10 @@ impl DnsQuery {
             t.transport == Transport::Udp
                 && !t.dead
                 && t.id == h.id
-                && self.servers[t.server_idx] == from
+                && same_server(self.servers[t.server_idx], from)
         });
         let Some(idx) = idx else {
-            if self.servers.contains(&from) {
+            if self.servers.iter().any(|s| same_server(*s, from)) {
                 self.stats.ignored_wrong_id += 1;
             } else {
                 self.stats.ignored_wrong_source += 1;
@@ -578,7 +600,9 @@ impl DnsQuery {
 
     fn live_tcp_try(&self, from: SocketAddr) -> Option<usize> {
         self.tries.iter().rposition(|t| {
-            t.transport == Transport::Tcp && !t.dead && self.servers[t.server_idx] == from
+            t.transport == Transport::Tcp
+                && !t.dead
+                && same_server(self.servers[t.server_idx], from)
         })
     }
 
@@ -783,13 +807,12 @@ impl DnsQuery {
                 if seen {
                     return self.fail(DnsErrorKind::CnameLoop);
                 }
-                match name::check_ascii_name(&target)
-                    .ok()
-                    .filter(|()| target.is_ascii() && !target.contains('\\'))
-                {
-                    Some(()) => self.start_question(now, target),
-                    None => self.fail(DnsErrorKind::Malformed),
+                // The target came off the wire in presentation form: it can only be asked again if
+                // it needed no escapes (`\DDD`, `\.`) and fits the limits.
+                if target.contains('\\') || name::check_ascii_name(&target).is_err() {
+                    return self.fail(DnsErrorKind::Malformed);
                 }
+                self.start_question(now, target);
             }
         }
     }
@@ -868,6 +891,21 @@ impl DnsQuery {
     }
 }
 
+/// Whether a reply's source address is the configured server: same IP (an IPv4-mapped IPv6 source, as
+/// a dual-stack socket reports it, counts as the IPv4 address) and port; for IPv6, the scope id must
+/// match when both sides carry one. Flow labels are ignored.
+fn same_server(server: SocketAddr, from: SocketAddr) -> bool {
+    if server.port() != from.port() || server.ip().to_canonical() != from.ip().to_canonical() {
+        return false;
+    }
+    match (server, from) {
+        (SocketAddr::V6(a), SocketAddr::V6(b)) => {
+            a.scope_id() == 0 || b.scope_id() == 0 || a.scope_id() == b.scope_id()
+        }
+        _ => true,
+    }
+}
+
 /// The names to try for `ascii` (output of `name_to_ascii`), glibc `res_search` order.
 fn search_candidates(config: &DnsConfig, ascii: &str) -> Vec<String> {
     if let Some(abs) = ascii.strip_suffix('.') {
@@ -889,4 +927,83 @@ fn search_candidates(config: &DnsConfig, ascii: &str) -> Vec<String> {
         out.push(ascii.to_owned());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(servers: usize, timeout_ms: u64, search: &[&str], ndots: u8) -> DnsConfig {
+        let addrs = (0..servers).map(|i| SocketAddr::from(([127, 0, 0, 1 + i as u8], 53)));
+        DnsConfig::builder()
+            .nameservers(addrs)
+            .timeout(Duration::from_millis(timeout_ms))
+            .search(search.iter().copied())
+            .ndots(ndots)
+            .build()
+            .unwrap()
+    }
+
+    #[allow(clippy::disallowed_methods)]
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    #[test]
+    fn glibc_try_timeouts() {
+        let ms = Duration::from_millis;
+        let q = DnsQuery::new(&cfg(2, 5000, &[], 1), "x.", RecordType::A, now(), 0).unwrap();
+        assert_eq!(
+            [q.try_timeout(0), q.try_timeout(1), q.try_timeout(2)],
+            [ms(5000), ms(5000), ms(10000)]
+        );
+        let q = DnsQuery::new(&cfg(3, 300, &[], 1), "x.", RecordType::A, now(), 0).unwrap();
+        assert_eq!(
+            [q.try_timeout(0), q.try_timeout(1), q.try_timeout(3)],
+            [ms(300), ms(300), ms(800)]
+        );
+        let q = DnsQuery::new(&cfg(1, 3_600_000, &[], 1), "x.", RecordType::A, now(), 0).unwrap();
+        assert_eq!(q.try_timeout(200), MAX_TIMEOUT);
+    }
+
+    #[test]
+    fn server_matching() {
+        let sa = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(same_server(sa("127.0.0.1:53"), sa("127.0.0.1:53")));
+        assert!(same_server(sa("127.0.0.1:53"), sa("[::ffff:127.0.0.1]:53")));
+        assert!(!same_server(sa("127.0.0.1:53"), sa("127.0.0.1:54")));
+        assert!(!same_server(sa("127.0.0.1:53"), sa("127.0.0.2:53")));
+        let scoped = |scope: u32| {
+            SocketAddr::V6(std::net::SocketAddrV6::new(
+                "fe80::1".parse().unwrap(),
+                53,
+                0,
+                scope,
+            ))
+        };
+        let flow = SocketAddr::V6(std::net::SocketAddrV6::new(
+            "fe80::1".parse().unwrap(),
+            53,
+            7,
+            2,
+        ));
+        assert!(same_server(scoped(2), scoped(2)));
+        assert!(same_server(scoped(2), flow));
+        assert!(same_server(scoped(0), scoped(2)));
+        assert!(!same_server(scoped(2), scoped(3)));
+    }
+
+    #[test]
+    fn candidates_follow_res_search() {
+        let c = cfg(1, 1000, &["a.example", "b.example"], 1);
+        assert_eq!(
+            search_candidates(&c, "h"),
+            ["h.a.example", "h.b.example", "h"]
+        );
+        assert_eq!(
+            search_candidates(&c, "h.x"),
+            ["h.x", "h.x.a.example", "h.x.b.example"]
+        );
+        assert_eq!(search_candidates(&c, "h.x."), ["h.x"]);
+    }
 }

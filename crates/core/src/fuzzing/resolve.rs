@@ -201,6 +201,7 @@ fn outcome(b: &mut Bytes<'_>, qtype: QueryType) -> QueryOutcome {
         QueryFailure::Refused,
         QueryFailure::TimedOut,
         QueryFailure::Malformed,
+        QueryFailure::CnameChain,
     ];
     match b.u8() % 4 {
         0 => QueryOutcome::Failed(*b.pick(&failures)),
