@@ -396,15 +396,14 @@ impl Driver<'_> {
             Ok(p) => p,
             Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };
-        let registered = sock.set_nonblocking(true).and_then(|()| {
-            if target.family() == Family::Unix {
-                let s: std::os::unix::net::UnixStream = sock.into();
-                UnixStream::from_std(s).map(AttemptSock::Unix)
-            } else {
-                let s: std::net::TcpStream = sock.into();
-                TcpStream::from_std(s).map(AttemptSock::Tcp)
-            }
-        });
+        // anysock-sys sockets are already non-blocking, as tokio needs.
+        let registered = if target.family() == Family::Unix {
+            let s: std::os::unix::net::UnixStream = sock.into();
+            UnixStream::from_std(s).map(AttemptSock::Unix)
+        } else {
+            let s: std::net::TcpStream = sock.into();
+            TcpStream::from_std(s).map(AttemptSock::Tcp)
+        };
         let sock = match registered {
             Ok(s) => s,
             Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),

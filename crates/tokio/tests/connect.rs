@@ -358,3 +358,27 @@ async fn happy_eyeballs_by_name_connects_over_ipv4_in_about_the_attempt_delay() 
     assert!(took < Duration::from_millis(750), "{took:?}");
     assert!(c.queries.is_empty(), "a hosts-file name needs no DNS");
 }
+
+#[tokio::test]
+async fn overall_timeout_ends_a_hanging_connect() {
+    let Some(bh) = blackhole_v6() else { return };
+    let t0 = clock();
+    let e = Connector::new()
+        .timeout(Duration::from_millis(200))
+        .connect_addrs([bh.addr])
+        .await
+        .unwrap_err();
+    let took = t0.elapsed();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_millis(800),
+        "{took:?}"
+    );
+    match e.get_ref().unwrap().downcast_ref::<Error>().unwrap() {
+        Error::Connect { error, .. } => {
+            assert_eq!(error.connect.reason, FailReason::TimedOut);
+            assert_eq!(error.connect.attempts.len(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
+}
