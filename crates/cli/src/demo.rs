@@ -28,7 +28,7 @@ pub struct DemoArgs {
     pub attempt_timeout: u64,
 }
 
-/// A listener on [::1] whose accept queue is full (backlog 0 plus one connection the kernel completed
+/// A listener on `[::1]` whose accept queue is full (backlog 0 plus one connection the kernel completed
 /// but nobody accepted): the kernel drops further SYNs, so a connect to it neither succeeds nor fails.
 struct Blackhole {
     _listener: anysock_sys::Listener,
