@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anysock_core::connect::{AttemptId, AttemptRecord, ConnectConfig, Mode};
 use anysock_core::dial::{Dial, DialConfig, DialOutput};
+use anysock_core::resolv_conf::DnsConfig;
 use anysock_core::rfc6724::Source;
 use anysock_core::{Family, FamilyPreference, Resolve, ResolveRequest, SockAddr, Target};
 use anysock_sys::ConnectProgress;
@@ -203,7 +204,13 @@ impl Connector {
             anysock_sys::random_u64(),
         )
         .map_err(|e| Error::resolve(host, e))?;
-        let dns = resolver.dns_config()?;
+        // DNS settings are read only when a question will be asked: a literal, `unix/` or a name the
+        // hosts file answers is planned in full already and needs none (nor the resolv.conf stat).
+        let dns = if plan.is_finished() {
+            DnsConfig::default()
+        } else {
+            resolver.dns_config()?
+        };
         let dial = Dial::new(
             plan,
             &dns,
