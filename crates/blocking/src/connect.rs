@@ -206,17 +206,18 @@ impl Connector {
         .map_err(|e| Error::resolve(host, e))?;
         // DNS settings are read only when a question will be asked: a literal, `unix/` or a name the
         // hosts file answers is planned in full already and needs none (nor the resolv.conf stat).
-        let dns = if plan.is_finished() {
-            DnsConfig::default()
+        // Nor is a seed for DNS machines drawn then (reading /dev/urandom is three system calls).
+        let (dns, seed) = if plan.is_finished() {
+            (DnsConfig::default(), 0)
         } else {
-            resolver.dns_config()?
+            (resolver.dns_config()?, anysock_sys::random_u64())
         };
         let dial = Dial::new(
             plan,
             &dns,
             DialConfig::new().connect(self.config),
             now(),
-            anysock_sys::random_u64(),
+            seed,
         );
         Driver::new(self, host.to_owned(), dial)?.run()
     }

@@ -255,7 +255,8 @@ impl Resolver {
         let plan = Resolve::new(request, &config, anysock_sys::random_u64())
             .map_err(|error| Error::resolve(node, error))?;
         let dns = self.dns_config()?;
-        let mut r = Resolution::new(plan, &dns, now(), anysock_sys::random_u64());
+        let plan_done = plan.is_finished();
+        let mut r = Resolution::new(plan, &dns, now(), dns_seed(plan_done));
         match run(&mut r, |_| {})? {
             Ok(()) => Ok(r.targets()),
             Err(e) => Err(Error::resolve(node, e).into()),
@@ -268,7 +269,8 @@ impl Resolver {
         let config = self.resolve_config(None)?;
         let plan = InetAton::new(name, &config).map_err(|error| Error::resolve(name, error))?;
         let dns = self.dns_config()?;
-        let mut r = Resolution::inet_aton(plan, &dns, now(), anysock_sys::random_u64());
+        let plan_done = plan.is_finished();
+        let mut r = Resolution::inet_aton(plan, &dns, now(), dns_seed(plan_done));
         match run(&mut r, |_| {})? {
             Ok(()) => Ok(r.addresses()),
             Err(e) => Err(Error::resolve(name, e).into()),
@@ -355,6 +357,16 @@ impl Resolver {
                 })
             })
             .collect()
+    }
+}
+
+/// The seed for a resolution's DNS machines: none is drawn (three system calls) when the planner has
+/// finished already and no question will be asked.
+fn dns_seed(plan_done: bool) -> u64 {
+    if plan_done {
+        0
+    } else {
+        anysock_sys::random_u64()
     }
 }
 
