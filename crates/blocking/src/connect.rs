@@ -1,27 +1,25 @@
-//! `tcp_connect` and the [`Connector`] builder: the core's resolve planner, DNS machines and Happy
-//! Eyeballs connect machine, driven together in the calling thread on one poller.
+//! `tcp_connect` and the [`Connector`] builder: the core's [`Dial`] machine (resolve planner, DNS
+//! machines and Happy Eyeballs connect machine joined), driven in the calling thread on one poller.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anysock_core::connect::{AttemptId, AttemptRecord, Connect, ConnectConfig, Mode, Step};
+use anysock_core::connect::{AttemptId, AttemptRecord, ConnectConfig, Mode};
+use anysock_core::dial::{Dial, DialConfig, DialOutput};
 use anysock_core::resolv_conf::DnsConfig;
 use anysock_core::rfc6724::Source;
-use anysock_core::{
-    Family, FamilyPreference, QueryFailure, QueryOutcome, Resolve, ResolveEvent, ResolveRequest,
-    SockAddr, Target,
-};
+use anysock_core::{Family, FamilyPreference, Resolve, ResolveRequest, SockAddr, Target};
 use anysock_sys::ConnectProgress;
 use anysock_sys::socket2::Socket;
 
 use crate::clock::now;
-use crate::dns::DnsDriver;
+use crate::dns::QuerySockets;
 use crate::error::Error;
 use crate::reactor::{Interest, Reactor, Registered};
-use crate::resolver::{PlannerQueries, Resolver};
+use crate::resolver::Resolver;
 use crate::stream::Stream;
 
 /// The prepare hook: called with each attempt's socket (created, non-blocking, not yet connecting) and
@@ -206,17 +204,22 @@ impl Connector {
             anysock_sys::random_u64(),
         )
         .map_err(|e| Error::resolve(host, e))?;
-        Driver::new(
-            self,
-            Plan::Planned {
-                plan: Box::new(plan),
-                resolver,
-                dns_config: None,
-                queries: PlannerQueries::default(),
-                node: host.to_owned(),
-            },
-        )?
-        .run()
+        // DNS settings are read only when a question will be asked: a literal, `unix/` or a name the
+        // hosts file answers is planned in full already and needs none (nor the resolv.conf stat).
+        // Nor is a seed for DNS machines drawn then (reading /dev/urandom is three system calls).
+        let (dns, seed) = if plan.is_finished() {
+            (DnsConfig::default(), 0)
+        } else {
+            (resolver.dns_config()?, anysock_sys::random_u64())
+        };
+        let dial = Dial::new(
+            plan,
+            &dns,
+            DialConfig::new().connect(self.config),
+            now(),
+            seed,
+        );
+        Driver::new(self, host.to_owned(), dial)?.run()
     }
 
     /// Connects to the first of these socket addresses that answers (TCP; Happy Eyeballs sorting and
@@ -238,46 +241,9 @@ impl Connector {
         &self,
         targets: impl IntoIterator<Item = Target>,
     ) -> io::Result<Connection> {
-        let mut by_family: Vec<(Family, Vec<Target>)> = Vec::new();
-        for t in targets {
-            match by_family.iter_mut().find(|(f, _)| *f == t.family()) {
-                Some((_, v)) => v.push(t),
-                None => by_family.push((t.family(), vec![t])),
-            }
-        }
-        let mut events: VecDeque<PlanEvent> = by_family
-            .into_iter()
-            .map(|(family, targets)| PlanEvent::Targets { family, targets })
-            .collect();
-        events.push_back(PlanEvent::Done(Ok(())));
-        Driver::new(self, Plan::Fixed(events))?.run()
+        let dial = Dial::with_targets(targets, DialConfig::new().connect(self.config), now());
+        Driver::new(self, String::new(), dial)?.run()
     }
-}
-
-/// What the resolution side produced.
-#[derive(Debug)]
-pub(crate) enum PlanEvent {
-    Targets {
-        family: Family,
-        targets: Vec<Target>,
-    },
-    Done(Result<(), Error>),
-}
-
-/// Where targets come from.
-#[derive(Debug)]
-pub(crate) enum Plan {
-    /// Known in advance.
-    Fixed(VecDeque<PlanEvent>),
-    /// The core's resolve planner, with its DNS queries run by the driver.
-    Planned {
-        plan: Box<Resolve>,
-        /// Where DNS settings come from; read when the first question is asked (a literal needs none).
-        resolver: Resolver,
-        dns_config: Option<DnsConfig>,
-        queries: PlannerQueries,
-        node: String,
-    },
 }
 
 /// An attempt's socket: registered with the poller while connecting, plain once connected at once.
@@ -305,16 +271,15 @@ struct Attempt {
     own_deadline: Option<Instant>,
 }
 
-/// Runs one connect: the plan's targets into the machine, the machine's steps into syscalls.
-pub(crate) struct Driver<'c> {
+/// Runs one connect: carries out the [`Dial`] machine's outputs as syscalls in the calling thread and
+/// feeds back what the sockets say.
+struct Driver<'c> {
     connector: &'c Connector,
-    dns: DnsDriver,
-    plan: Plan,
-    plan_error: Option<Error>,
-    machine: Connect,
+    /// The host being connected to (empty for a connect without resolution), for error messages.
+    node: String,
+    dial: Dial,
+    dns: QuerySockets,
     attempts: HashMap<usize, Attempt>,
-    /// Targets handed to the machine so far.
-    targets_seen: usize,
     /// Keys for attempts that need no poller registration, counting down from `usize::MAX` so that
     /// they never meet the reactor's keys.
     next_plain_key: usize,
@@ -323,169 +288,62 @@ pub(crate) struct Driver<'c> {
 }
 
 impl<'c> Driver<'c> {
-    pub(crate) fn new(connector: &'c Connector, plan: Plan) -> io::Result<Self> {
+    fn new(connector: &'c Connector, node: String, dial: Dial) -> io::Result<Self> {
         Ok(Driver {
             connector,
-            dns: DnsDriver::default(),
-            plan,
-            plan_error: None,
-            machine: Connect::new(connector.config, now()),
+            node,
+            dial,
+            dns: QuerySockets::default(),
             attempts: HashMap::new(),
-            targets_seen: 0,
             next_plain_key: usize::MAX,
             reactor: Reactor::new()?,
         })
     }
 
-    pub(crate) fn run(mut self) -> io::Result<Connection> {
+    fn run(mut self) -> io::Result<Connection> {
         loop {
-            self.pump_plan();
-            if let Some(result) = self.pump_machine()? {
+            if let Some(result) = self.drain()? {
                 return result;
             }
             let deadline = self.next_deadline();
-            let t = now();
-            if deadline.is_none_or(|d| d > t) {
+            if deadline.is_none() && self.attempts.is_empty() && self.dial.queries_running() == 0 {
+                // Cannot happen: a machine with nothing in flight and no timer has ended.
+                return Err(io::Error::other("connect stalled with nothing in flight"));
+            }
+            if deadline.is_none_or(|d| d > now()) {
                 for ready in self.reactor.wait(deadline)? {
-                    let t = now();
-                    if !self.dns.handle_ready(&mut self.reactor, ready.key, t) {
-                        self.attempt_ready(ready.key, t);
+                    if !self.dns.handle_ready(&mut self.dial, ready.key) {
+                        self.attempt_ready(ready.key, now());
                     }
                 }
             }
             let t = now();
             self.expire_own_deadlines(t);
-            if self.dns.poll_timeout().is_some_and(|d| d <= t) {
-                self.dns.handle_timeout(&mut self.reactor, t);
-            }
-            self.machine.handle_timeout(t);
+            self.dial.handle_timeout(t);
         }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.machine.poll_timeout(),
-            self.dns.poll_timeout(),
-            self.attempts.values().filter_map(|a| a.own_deadline).min(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let own = self.attempts.values().filter_map(|a| a.own_deadline).min();
+        [self.dial.poll_timeout(), own].into_iter().flatten().min()
     }
 
-    /// Runs the planner's DNS questions and moves its targets and its end into the connect machine.
-    fn pump_plan(&mut self) {
-        let mut events = Vec::new();
-        match &mut self.plan {
-            Plan::Fixed(q) => events.extend(q.drain(..)),
-            Plan::Planned {
-                plan,
-                resolver,
-                dns_config,
-                queries,
-                node,
-            } => loop {
-                let mut progressed = false;
-                while let Some(q) = plan.poll_query() {
-                    progressed = true;
-                    if dns_config.is_none() {
-                        match resolver.dns_config() {
-                            Ok(c) => *dns_config = Some(c),
-                            Err(_) => {
-                                // Without DNS settings (an unreadable resolv.conf) no question
-                                // can be asked: it fails as unanswered.
-                                plan.handle_answer(
-                                    q.id,
-                                    QueryOutcome::Failed(QueryFailure::TimedOut),
-                                );
-                                continue;
-                            }
-                        }
-                    }
-                    let config = dns_config.as_ref().expect("set above");
-                    if let Some((id, o)) =
-                        queries.start(&mut self.reactor, &mut self.dns, config, q)
-                    {
-                        plan.handle_answer(id, o);
-                    }
+    /// Carries out the machine's outputs. Returns the final result once there is one.
+    fn drain(&mut self) -> io::Result<Option<io::Result<Connection>>> {
+        while let Some(out) = self.dial.poll_output() {
+            match out {
+                DialOutput::Transmit { token, transmit } => {
+                    self.dns
+                        .transmit(&mut self.reactor, &mut self.dial, token, &transmit);
                 }
-                while let Some((token, ev)) = self.dns.poll_done() {
-                    progressed = true;
-                    if let Some((id, o)) = queries.finish(token, ev) {
-                        plan.handle_answer(id, o);
-                    }
+                DialOutput::CloseQuery(token) => self.dns.close(token),
+                DialOutput::NeedSources { batch, targets } => {
+                    let sources: Vec<Source> = targets.iter().map(source_of).collect();
+                    self.dial.handle_sources(now(), batch, sources);
                 }
-                while let Some(ev) = plan.poll_event() {
-                    progressed = true;
-                    events.push(match ev {
-                        ResolveEvent::Targets { family, targets } => {
-                            PlanEvent::Targets { family, targets }
-                        }
-                        ResolveEvent::Done(r) => {
-                            PlanEvent::Done(r.map_err(|e| Error::resolve(node, e)))
-                        }
-                        _ => continue,
-                    });
-                }
-                if !progressed {
-                    break;
-                }
-            },
-        }
-        // Source addresses only matter for ordering several targets: when resolution ended in this
-        // batch with a single target overall, the lookup (five system calls) is skipped.
-        let new_targets: usize = events
-            .iter()
-            .map(|e| match e {
-                PlanEvent::Targets { targets, .. } => targets.len(),
-                PlanEvent::Done(_) => 0,
-            })
-            .sum();
-        self.targets_seen += new_targets;
-        let complete = events.iter().any(|e| matches!(e, PlanEvent::Done(_)));
-        let lookup_sources = !(complete && self.targets_seen <= 1);
-        for ev in events {
-            let t = now();
-            match ev {
-                PlanEvent::Targets { family, targets } => {
-                    let with_sources: Vec<(Target, Source)> = targets
-                        .into_iter()
-                        .map(|t| {
-                            let src = if lookup_sources {
-                                source_of(&t)
-                            } else {
-                                Source::Unknown
-                            };
-                            (t, src)
-                        })
-                        .collect();
-                    self.machine
-                        .handle_targets_with_sources(t, family, with_sources);
-                }
-                PlanEvent::Done(result) => {
-                    let r = match result {
-                        Ok(()) => Ok(()),
-                        Err(e) => {
-                            let k = e.kind();
-                            self.plan_error = Some(e);
-                            Err(k)
-                        }
-                    };
-                    self.machine.handle_resolution_done(t, None, r);
-                }
-            }
-        }
-    }
-
-    /// Carries out the machine's steps. Returns the final result once there is one.
-    fn pump_machine(&mut self) -> io::Result<Option<io::Result<Connection>>> {
-        while let Some(step) = self.machine.poll_step() {
-            match step {
-                Step::StartAttempt { id, target, .. } => self.start_attempt(id, target),
-                Step::CancelAttempt { id } => {
-                    self.attempts.retain(|_, a| a.id != id);
-                }
-                Step::Connected { id, target } => {
+                DialOutput::StartAttempt { id, target, .. } => self.start_attempt(id, target),
+                DialOutput::CancelAttempt { id } => self.attempts.retain(|_, a| a.id != id),
+                DialOutput::Connected { id, target } => {
                     let Some(key) = self
                         .attempts
                         .iter()
@@ -511,19 +369,22 @@ impl<'c> Driver<'c> {
                         return Ok(Some(Ok(Connection {
                             stream,
                             target,
-                            attempts: self.machine.attempts().to_vec(),
+                            attempts: self.dial.attempts().to_vec(),
                         })));
                     }
                     drop(stream);
-                    self.machine.handle_reject(now(), id);
+                    self.dial.handle_reject(now(), id);
                 }
-                Step::Failed(e) => {
+                DialOutput::Failed(e) => {
+                    self.attempts.clear();
+                    let node = std::mem::take(&mut self.node);
                     let err = Error::Connect {
-                        error: e,
-                        resolution: self.plan_error.take().map(Box::new),
+                        error: e.connect,
+                        resolution: e.resolution.map(|r| Box::new(Error::resolve(&node, r))),
                     };
                     return Ok(Some(Err(err.into())));
                 }
+                // Trace events: the blocking adapter keeps no trace beyond the attempt records.
                 _ => {}
             }
         }
@@ -534,13 +395,13 @@ impl<'c> Driver<'c> {
         let t = now();
         let sock = match anysock_sys::socket_for(&target) {
             Ok(s) => s,
-            Err(e) => return self.machine.handle_attempt(t, id, Err(e.kind())),
+            Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };
         let own_timeout = match self.connector.prepare.as_ref().map(|p| p(&sock, &target)) {
             None => None,
             // AnyEvent: a timeout of 0 means none.
             Some(Ok(timeout)) => timeout.filter(|d| !d.is_zero()),
-            Some(Err(e)) => return self.machine.handle_attempt(t, id, Err(e.kind())),
+            Some(Err(e)) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };
         // A connect in progress is checked once at once before waiting: on loopback and other local
         // paths the handshake is usually complete already, and the check (two system calls) is cheaper
@@ -552,7 +413,7 @@ impl<'c> Driver<'c> {
         match progress {
             Ok(ConnectProgress::InProgress) => {}
             Ok(_) => {
-                // Connected at once (unix sockets, sometimes loopback): hold it for the Connected step.
+                // Connected at once (unix sockets, sometimes loopback): held for the Connected output.
                 let key = self.next_plain_key;
                 self.next_plain_key -= 1;
                 self.attempts.insert(
@@ -563,10 +424,10 @@ impl<'c> Driver<'c> {
                         own_deadline: None,
                     },
                 );
-                self.machine.handle_attempt(t, id, Ok(()));
+                self.dial.handle_attempt(t, id, Ok(()));
                 return;
             }
-            Err(e) => return self.machine.handle_attempt(t, id, Err(e.kind())),
+            Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         }
         match self.reactor.register(sock, Interest::Write) {
             Ok(reg) => {
@@ -579,7 +440,7 @@ impl<'c> Driver<'c> {
                     },
                 );
             }
-            Err(e) => self.machine.handle_attempt(t, id, Err(e.kind())),
+            Err(e) => self.dial.handle_attempt(t, id, Err(e.kind())),
         }
     }
 
@@ -595,13 +456,13 @@ impl<'c> Driver<'c> {
             Ok(ConnectProgress::InProgress) => {
                 if let Err(e) = reg.arm(Interest::Write) {
                     self.attempts.remove(&key);
-                    self.machine.handle_attempt(t, id, Err(e.kind()));
+                    self.dial.handle_attempt(t, id, Err(e.kind()));
                 }
             }
-            Ok(_) => self.machine.handle_attempt(t, id, Ok(())),
+            Ok(_) => self.dial.handle_attempt(t, id, Ok(())),
             Err(e) => {
                 self.attempts.remove(&key);
-                self.machine.handle_attempt(t, id, Err(e.kind()));
+                self.dial.handle_attempt(t, id, Err(e.kind()));
             }
         }
     }
@@ -615,7 +476,7 @@ impl<'c> Driver<'c> {
             .collect();
         for k in expired {
             let a = self.attempts.remove(&k).expect("listed above");
-            self.machine
+            self.dial
                 .handle_attempt(t, a.id, Err(io::ErrorKind::TimedOut));
         }
     }

@@ -1,22 +1,58 @@
-//! Driving [`DnsQuery`] machines over UDP and TCP sockets on the reactor.
+//! The sockets of DNS queries on the reactor: UDP sockets and TCP connections keyed by the core
+//! [`QueryToken`] of the query they belong to (for [`Dial`] and [`Resolution`]).
 //!
-//! The driver only moves bytes: transmits become `send_to` or a TCP connection, received datagrams and
-//! stream bytes go back into the machine with the time. Retransmission, server choice, truncation and
-//! everything else DNS is the machine's.
+//! This only moves bytes: transmits become `send_to` or a TCP connection, received datagrams and stream
+//! bytes go back into the machine with the time ([`DnsInput`]). Retransmission, server choice,
+//! truncation and everything else DNS is the machines'. The loop that owns it passes it every readiness
+//! report ([`QuerySockets::handle_ready`]); dropping it closes every socket here.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Instant;
 
-use anysock_core::dns::{DnsEvent, DnsQuery, Transmit, Transport};
+use anysock_core::dial::Dial;
+use anysock_core::dns::{Transmit, Transport};
+use anysock_core::resolution::{QueryToken, Resolution};
 use anysock_core::{Family, SockAddr, SockType};
 use anysock_sys::ConnectProgress;
 
+use crate::clock::now;
 use crate::reactor::{Interest, Reactor, Registered};
 
-/// Identifies a query to the driver's user.
-pub(crate) type Token = u64;
+/// A machine that takes what the DNS sockets of its queries receive.
+pub(crate) trait DnsInput {
+    /// A datagram for query `token`.
+    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]);
+    /// Bytes from query `token`'s TCP connection to `from`; `false`: close that connection.
+    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool;
+    /// Query `token`'s TCP connection to `from` failed or closed early.
+    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr);
+}
+
+impl DnsInput for Dial {
+    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) {
+        self.handle_datagram(now, token, from, bytes);
+    }
+    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_stream(now, token, from, bytes)
+    }
+    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr) {
+        self.handle_stream_error(now, token, from);
+    }
+}
+
+impl DnsInput for Resolution {
+    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) {
+        self.handle_datagram(now, token, from, bytes);
+    }
+    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_stream(now, token, from, bytes)
+    }
+    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr) {
+        self.handle_stream_error(now, token, from);
+    }
+}
 
 #[derive(Debug)]
 enum TcpState {
@@ -33,146 +69,82 @@ struct TcpConn {
     state: TcpState,
 }
 
-#[derive(Debug)]
-struct Slot {
-    query: DnsQuery,
+/// The sockets of one query.
+#[derive(Debug, Default)]
+struct Sockets {
     udp4: Option<Registered<UdpSocket>>,
     udp6: Option<Registered<UdpSocket>>,
     tcp: Vec<TcpConn>,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Source {
-    Udp,
-    Tcp,
-}
-
-/// Runs any number of DNS queries at once on one reactor.
+/// The DNS sockets of any number of queries, registered with one reactor.
 #[derive(Debug, Default)]
-pub(crate) struct DnsDriver {
-    slots: HashMap<Token, Slot>,
-    keys: HashMap<usize, (Token, Source)>,
-    done: VecDeque<(Token, DnsEvent)>,
+pub(crate) struct QuerySockets {
+    by_token: HashMap<QueryToken, Sockets>,
+    /// Reactor key to the query owning that socket.
+    keys: HashMap<usize, QueryToken>,
 }
 
-impl DnsDriver {
-    /// Takes a new machine and sends its first query.
-    pub(crate) fn start(&mut self, r: &mut Reactor, token: Token, query: DnsQuery) {
-        let slot = Slot {
-            query,
-            udp4: None,
-            udp6: None,
-            tcp: Vec::new(),
-        };
-        self.slots.insert(token, slot);
-        self.pump(r, token);
-    }
-
-    /// True while queries are running.
-    pub(crate) fn is_idle(&self) -> bool {
-        self.slots.is_empty()
-    }
-
-    /// The earliest deadline of the running queries.
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.slots
-            .values()
-            .filter_map(|s| s.query.poll_timeout())
-            .min()
-    }
-
-    /// A finished query's outcome.
-    pub(crate) fn poll_done(&mut self) -> Option<(Token, DnsEvent)> {
-        self.done.pop_front()
-    }
-
-    /// Advances every query's timers.
-    pub(crate) fn handle_timeout(&mut self, r: &mut Reactor, now: Instant) {
-        let tokens: Vec<Token> = self.slots.keys().copied().collect();
-        for t in tokens {
-            if let Some(s) = self.slots.get_mut(&t) {
-                s.query.handle_timeout(now);
+impl QuerySockets {
+    /// Sends a transmit of query `token`. A TCP connection that cannot even be started is reported to
+    /// the machine at once; a UDP send error (no route, no socket) is left to the machine's timeout.
+    pub(crate) fn transmit(
+        &mut self,
+        r: &mut Reactor,
+        m: &mut impl DnsInput,
+        token: QueryToken,
+        t: &Transmit,
+    ) {
+        match self.by_token.entry(token).or_default().send(r, t) {
+            Ok(Some(key)) => {
+                self.keys.insert(key, token);
             }
-            self.pump(r, t);
+            Ok(None) => {}
+            Err(_) if t.transport == Transport::Tcp => m.stream_error(now(), token, t.to),
+            Err(_) => {}
         }
     }
 
-    /// Handles a readiness report if `key` is one of the driver's sockets; returns whether it was.
-    pub(crate) fn handle_ready(&mut self, r: &mut Reactor, key: usize, now: Instant) -> bool {
-        let Some(&(token, source)) = self.keys.get(&key) else {
+    /// Closes every socket of query `token`.
+    pub(crate) fn close(&mut self, token: QueryToken) {
+        if let Some(s) = self.by_token.remove(&token) {
+            for k in s
+                .udp4
+                .iter()
+                .chain(s.udp6.iter())
+                .map(|u| u.key())
+                .chain(s.tcp.iter().map(|c| c.sock.key()))
+            {
+                self.keys.remove(&k);
+            }
+        }
+    }
+
+    /// Handles a readiness report if `key` is one of these sockets: reads or writes what the socket
+    /// allows and feeds the machine. Returns whether the key was one of these sockets.
+    pub(crate) fn handle_ready(&mut self, m: &mut impl DnsInput, key: usize) -> bool {
+        let Some(&token) = self.keys.get(&key) else {
             return false;
         };
-        let Some(slot) = self.slots.get_mut(&token) else {
+        let Some(socks) = self.by_token.get_mut(&token) else {
             self.keys.remove(&key);
             return true;
         };
-        match source {
-            Source::Udp => slot.read_udp(key, now),
-            Source::Tcp => {
-                if let Some(i) = slot.tcp.iter().position(|c| c.sock.key() == key) {
-                    let keep = slot.drive_tcp(i, now);
-                    if !keep {
-                        let c = slot.tcp.swap_remove(i);
-                        self.keys.remove(&c.sock.key());
-                    }
-                }
+        if let Some(i) = socks.tcp.iter().position(|c| c.sock.key() == key) {
+            if !drive_tcp(&mut socks.tcp[i], m, token) {
+                let c = socks.tcp.swap_remove(i);
+                self.keys.remove(&c.sock.key());
             }
+        } else {
+            socks.read_udp(m, token, key);
         }
-        self.pump(r, token);
         true
-    }
-
-    /// Drops a query and its sockets without an outcome.
-    #[allow(dead_code)] // used by the connect driver
-    pub(crate) fn cancel(&mut self, token: Token) {
-        if let Some(slot) = self.slots.remove(&token) {
-            self.forget_keys(&slot);
-        }
-    }
-
-    fn forget_keys(&mut self, slot: &Slot) {
-        for k in slot
-            .udp4
-            .iter()
-            .chain(slot.udp6.iter())
-            .map(|u| u.key())
-            .chain(slot.tcp.iter().map(|c| c.sock.key()))
-        {
-            self.keys.remove(&k);
-        }
-    }
-
-    /// Sends what the machine wants sent and collects its outcome.
-    fn pump(&mut self, r: &mut Reactor, token: Token) {
-        let Some(slot) = self.slots.get_mut(&token) else {
-            return;
-        };
-        let now = crate::clock::now();
-        while let Some(t) = slot.query.poll_transmit() {
-            match slot.send(r, &t) {
-                Ok(Some((key, source))) => {
-                    self.keys.insert(key, (token, source));
-                }
-                Ok(None) => {}
-                Err(_) if t.transport == Transport::Tcp => {
-                    // The connection could not even be started: the machine moves on at once.
-                    slot.query.handle_stream_error(now, t.to);
-                }
-                // A UDP send error (no route, no socket): the try times out in the machine.
-                Err(_) => {}
-            }
-        }
-        if let Some(ev) = slot.query.poll_event() {
-            let slot = self.slots.remove(&token).expect("present");
-            self.forget_keys(&slot);
-            self.done.push_back((token, ev));
-        }
     }
 }
 
-impl Slot {
+impl Sockets {
     /// Sends one transmit; returns a newly registered socket's key, if one was made.
-    fn send(&mut self, r: &mut Reactor, t: &Transmit) -> io::Result<Option<(usize, Source)>> {
+    fn send(&mut self, r: &mut Reactor, t: &Transmit) -> io::Result<Option<usize>> {
         match t.transport {
             Transport::Udp => {
                 let mut new_key = None;
@@ -183,9 +155,8 @@ impl Slot {
                 };
                 if sock.is_none() {
                     // A fresh socket on a kernel-chosen ephemeral port for each query (RFC 5452 §9.2).
-                    let u = anysock_sys::udp_socket_for(t.to)?;
-                    let reg = r.register(u, Interest::Read)?;
-                    new_key = Some((reg.key(), Source::Udp));
+                    let reg = r.register(anysock_sys::udp_socket_for(t.to)?, Interest::Read)?;
+                    new_key = Some(reg.key());
                     *sock = Some(reg);
                 }
                 let s = sock.as_ref().expect("just set");
@@ -212,13 +183,14 @@ impl Slot {
                     payload: t.payload.clone(),
                     state,
                 });
-                Ok(Some((key, Source::Tcp)))
+                Ok(Some(key))
             }
             _ => Ok(None),
         }
     }
 
-    fn read_udp(&mut self, key: usize, now: Instant) {
+    /// Reads every waiting datagram of the UDP socket `key` and arms it again.
+    fn read_udp(&mut self, m: &mut impl DnsInput, token: QueryToken, key: usize) {
         let sock = [self.udp4.as_ref(), self.udp6.as_ref()]
             .into_iter()
             .flatten()
@@ -227,70 +199,75 @@ impl Slot {
         let mut buf = [0u8; 65536];
         loop {
             match sock.get().recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    self.query.handle_datagram(now, from, &buf[..n]);
-                }
+                Ok((n, from)) => m.datagram(now(), token, from, &buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // ICMP errors (port unreachable) surface here on some systems: nothing to feed.
-                Err(_) => break,
+                // ICMP errors (port unreachable) surface here on some systems: nothing to feed,
+                // and the error is consumed, so the socket stays usable.
+                Err(_) => {}
             }
         }
+        // A poller error: the try times out in the machine.
         let _ = sock.arm(Interest::Read);
     }
+}
 
-    /// Moves a TCP connection along; false when it is finished (closed, failed or answered).
-    fn drive_tcp(&mut self, i: usize, now: Instant) -> bool {
-        let c = &mut self.tcp[i];
-        loop {
-            match c.state {
-                TcpState::Connecting => match anysock_sys::finish_connect(c.sock.get()) {
-                    Ok(ConnectProgress::Connected) => c.state = TcpState::Writing { off: 0 },
-                    Ok(_) => return c.sock.arm(Interest::Write).is_ok(),
-                    Err(_) => {
-                        self.query.handle_stream_error(now, c.to);
+/// Moves a TCP connection along; false when it is finished (closed, failed or answered).
+fn drive_tcp(c: &mut TcpConn, m: &mut impl DnsInput, token: QueryToken) -> bool {
+    loop {
+        match c.state {
+            TcpState::Connecting => match anysock_sys::finish_connect(c.sock.get()) {
+                Ok(ConnectProgress::Connected) => c.state = TcpState::Writing { off: 0 },
+                Ok(_) => return rearm(c, m, token, Interest::Write),
+                Err(_) => {
+                    m.stream_error(now(), token, c.to);
+                    return false;
+                }
+            },
+            TcpState::Writing { off } => match c.sock.get_mut().write(&c.payload[off..]) {
+                Ok(n) if off + n == c.payload.len() => c.state = TcpState::Reading,
+                Ok(n) => c.state = TcpState::Writing { off: off + n },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return rearm(c, m, token, Interest::Write);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    m.stream_error(now(), token, c.to);
+                    return false;
+                }
+            },
+            TcpState::Reading => {
+                let mut buf = [0u8; 16384];
+                match c.sock.get_mut().read(&mut buf) {
+                    Ok(0) => {
+                        m.stream_error(now(), token, c.to);
                         return false;
                     }
-                },
-                TcpState::Writing { off } => match c.sock.get_mut().write(&c.payload[off..]) {
-                    Ok(n) if off + n == c.payload.len() => c.state = TcpState::Reading,
-                    Ok(n) => c.state = TcpState::Writing { off: off + n },
+                    Ok(n) => {
+                        if !m.stream(now(), token, c.to, &buf[..n]) {
+                            // Not waited for any more (answered, or the machine moved on).
+                            return false;
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return c.sock.arm(Interest::Write).is_ok();
+                        return rearm(c, m, token, Interest::Read);
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => {
-                        self.query.handle_stream_error(now, c.to);
+                        m.stream_error(now(), token, c.to);
                         return false;
-                    }
-                },
-                TcpState::Reading => {
-                    let mut buf = [0u8; 16384];
-                    match c.sock.get_mut().read(&mut buf) {
-                        Ok(0) => {
-                            self.query.handle_stream_error(now, c.to);
-                            return false;
-                        }
-                        Ok(n) => {
-                            if !self.query.handle_stream(now, c.to, &buf[..n]) {
-                                // Not waited for any more (answered, or the machine moved on).
-                                return false;
-                            }
-                            if self.query.is_done() {
-                                return false;
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            return c.sock.arm(Interest::Read).is_ok();
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => {
-                            self.query.handle_stream_error(now, c.to);
-                            return false;
-                        }
                     }
                 }
             }
         }
     }
+}
+
+/// Waits for the connection again; a poller error fails it.
+fn rearm(c: &TcpConn, m: &mut impl DnsInput, token: QueryToken, interest: Interest) -> bool {
+    if c.sock.arm(interest).is_ok() {
+        return true;
+    }
+    m.stream_error(now(), token, c.to);
+    false
 }

@@ -1,23 +1,23 @@
-//! The resolver: the core's resolve planner and DNS query machines driven over real sockets, with the
-//! system configuration files (or explicit settings).
+//! The resolver: the core's [`Resolution`] machine (resolve planner and DNS query machines) driven
+//! over real sockets in the calling thread, with the system configuration files (or explicit
+//! settings).
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use anysock_core::dns::{DnsAnswer, DnsErrorKind, DnsEvent, DnsQuery, RecordData, RecordType};
+use anysock_core::dns::{DnsAnswer, RecordType};
+use anysock_core::resolution::{LookupError, Resolution, ResolutionEvent};
 use anysock_core::resolv_conf::DnsConfig;
 use anysock_core::{
-    Family, FamilyPreference, HostsFile, HostsPolicy, InetAton, InetAtonEvent, Query, QueryFailure,
-    QueryId, QueryOutcome, QueryType, ResolvConf, Resolve, ResolveConfig, ResolveError,
-    ResolveEvent, ResolveRequest, SockType, SrvRecord, Target,
+    Family, FamilyPreference, HostsFile, HostsPolicy, InetAton, ResolvConf, Resolve, ResolveConfig,
+    ResolveError, ResolveRequest, SockType, Target,
 };
 use anysock_sys::{ConfigFile, Watched};
 
 use crate::clock::now;
-use crate::dns::DnsDriver;
+use crate::dns::QuerySockets;
 use crate::error::Error;
 use crate::reactor::Reactor;
 
@@ -148,115 +148,9 @@ impl ResolverBuilder {
     }
 }
 
-/// A planner's DNS questions in flight: driver token to the planner's query id.
-#[derive(Debug, Default)]
-pub(crate) struct PlannerQueries {
-    next: u64,
-    pending: HashMap<u64, (QueryId, QueryType)>,
-}
-
-impl PlannerQueries {
-    /// Starts a DNS query for a planner question. A name the DNS layer cannot ask is answered at once
-    /// as "no such name".
-    pub(crate) fn start(
-        &mut self,
-        reactor: &mut Reactor,
-        dns: &mut DnsDriver,
-        config: &DnsConfig,
-        q: Query,
-    ) -> Option<(QueryId, QueryOutcome)> {
-        let rtype = match q.qtype {
-            QueryType::A => RecordType::A,
-            QueryType::Aaaa => RecordType::Aaaa,
-            _ => RecordType::Srv,
-        };
-        match DnsQuery::new(config, &q.name, rtype, now(), anysock_sys::random_u64()) {
-            Ok(query) => {
-                let token = self.next;
-                self.next += 1;
-                self.pending.insert(token, (q.id, q.qtype));
-                dns.start(reactor, token, query);
-                None
-            }
-            Err(_) => Some((q.id, QueryOutcome::Failed(QueryFailure::NxDomain))),
-        }
-    }
-
-    /// Turns a finished DNS query into the planner's answer.
-    pub(crate) fn finish(&mut self, token: u64, ev: DnsEvent) -> Option<(QueryId, QueryOutcome)> {
-        let (id, qtype) = self.pending.remove(&token)?;
-        Some((id, outcome(qtype, ev)))
-    }
-}
-
-/// A DNS outcome in the planner's terms.
-fn outcome(qtype: QueryType, ev: DnsEvent) -> QueryOutcome {
-    match ev {
-        DnsEvent::Answer(a) => match qtype {
-            QueryType::Srv => QueryOutcome::Srv(
-                a.records
-                    .into_iter()
-                    .filter_map(|r| match r.data {
-                        RecordData::Srv {
-                            priority,
-                            weight,
-                            port,
-                            target,
-                        } => Some(SrvRecord {
-                            priority,
-                            weight,
-                            port,
-                            target,
-                        }),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            _ => QueryOutcome::Addresses(
-                a.records
-                    .into_iter()
-                    .filter_map(|r| match r.data {
-                        RecordData::A(ip) => Some(IpAddr::V4(ip)),
-                        RecordData::Aaaa(ip) => Some(IpAddr::V6(ip)),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-        },
-        DnsEvent::Failed(e) => QueryOutcome::Failed(match e.kind {
-            DnsErrorKind::NxDomain => QueryFailure::NxDomain,
-            DnsErrorKind::NoData => QueryFailure::NoData,
-            DnsErrorKind::ServerFailure => QueryFailure::ServerFailure,
-            DnsErrorKind::Refused => QueryFailure::Refused,
-            DnsErrorKind::TimedOut => QueryFailure::TimedOut,
-            _ => QueryFailure::Malformed,
-        }),
-        _ => QueryOutcome::Failed(QueryFailure::Malformed),
-    }
-}
-
-/// The `io::ErrorKind` of a DNS failure.
-pub(crate) fn dns_error_kind(kind: DnsErrorKind) -> io::ErrorKind {
-    match kind {
-        DnsErrorKind::NxDomain | DnsErrorKind::NoData => io::ErrorKind::NotFound,
-        DnsErrorKind::TimedOut => io::ErrorKind::TimedOut,
-        DnsErrorKind::Malformed => io::ErrorKind::InvalidData,
-        _ => io::ErrorKind::Other,
-    }
-}
-
 /// The `io::ErrorKind` of a resolution failure.
 pub(crate) fn resolve_error_kind(e: ResolveError) -> io::ErrorKind {
-    match e {
-        ResolveError::NotFound
-        | ResolveError::NoAddresses
-        | ResolveError::UnknownService
-        | ResolveError::UnknownProtocol
-        | ResolveError::ServiceNotOffered => io::ErrorKind::NotFound,
-        ResolveError::Lookup(QueryFailure::TimedOut) => io::ErrorKind::TimedOut,
-        ResolveError::Lookup(_) => io::ErrorKind::Other,
-        _ => io::ErrorKind::InvalidInput,
-    }
+    anysock_core::resolution::resolve_error_kind(e)
 }
 
 impl Resolver {
@@ -360,10 +254,11 @@ impl Resolver {
         let config = self.resolve_config(None)?;
         let plan = Resolve::new(request, &config, anysock_sys::random_u64())
             .map_err(|error| Error::resolve(node, error))?;
-        let mut p = ResolvePlan { plan, result: None };
-        run_planner(&self.dns_config()?, &mut p)?;
-        match p.result.expect("the planner finished") {
-            Ok(()) => Ok(p.plan.targets()),
+        let dns = self.dns_config()?;
+        let plan_done = plan.is_finished();
+        let mut r = Resolution::new(plan, &dns, now(), dns_seed(plan_done));
+        match run(&mut r, |_| {})? {
+            Ok(()) => Ok(r.targets()),
             Err(e) => Err(Error::resolve(node, e).into()),
         }
     }
@@ -373,10 +268,11 @@ impl Resolver {
     pub fn inet_aton(&self, name: &str) -> io::Result<Vec<IpAddr>> {
         let config = self.resolve_config(None)?;
         let plan = InetAton::new(name, &config).map_err(|error| Error::resolve(name, error))?;
-        let mut p = AtonPlan { plan, result: None };
-        run_planner(&self.dns_config()?, &mut p)?;
-        match p.result.expect("the planner finished") {
-            Ok(()) => Ok(p.plan.addresses()),
+        let dns = self.dns_config()?;
+        let plan_done = plan.is_finished();
+        let mut r = Resolution::inet_aton(plan, &dns, now(), dns_seed(plan_done));
+        match run(&mut r, |_| {})? {
+            Ok(()) => Ok(r.addresses()),
             Err(e) => Err(Error::resolve(name, e).into()),
         }
     }
@@ -426,154 +322,97 @@ impl Resolver {
             Ok(c) => c,
             Err(e) => return all_fail(&e),
         };
-        let mut reactor = match Reactor::new() {
-            Ok(r) => r,
-            Err(e) => return all_fail(&e),
-        };
         let mut results: Vec<Option<io::Result<DnsAnswer>>> =
             questions.iter().map(|_| None).collect();
-        let mut driver = DnsDriver::default();
-        let start = now();
-        for (i, (name, rtype)) in questions.iter().enumerate() {
-            match DnsQuery::new(&config, name, *rtype, start, anysock_sys::random_u64()) {
-                Ok(q) => driver.start(&mut reactor, i as u64, q),
-                Err(e) => results[i] = Some(Err(io::Error::new(io::ErrorKind::InvalidInput, e))),
-            }
-        }
-        let outcome = drive(
-            &mut reactor,
-            &mut driver,
-            &mut |driver: &mut DnsDriver, _| {
-                while let Some((token, ev)) = driver.poll_done() {
-                    results[token as usize] = Some(event_result(ev));
-                }
-                driver.is_idle()
-            },
+        let mut r = Resolution::lookups(
+            questions.iter().copied(),
+            &config,
+            now(),
+            anysock_sys::random_u64(),
         );
-        if let Err(e) = outcome {
-            for r in results.iter_mut().filter(|r| r.is_none()) {
-                *r = Some(Err(io::Error::new(e.kind(), e.to_string())));
+        let outcome = run(&mut r, |ev| {
+            if let ResolutionEvent::Lookup { index, result } = ev
+                && let Some(slot) = results.get_mut(index)
+            {
+                // The inner error is the name error, or the DNS error with every try.
+                *slot = Some(result.map_err(|e| {
+                    let kind = e.kind();
+                    match e {
+                        LookupError::Dns(d) => io::Error::new(kind, d),
+                        LookupError::Name(n) => io::Error::new(kind, n),
+                        other => io::Error::new(kind, other),
+                    }
+                }));
             }
-        }
+        });
         results
             .into_iter()
-            .map(|r| r.expect("every query ends with an event"))
+            .map(|slot| {
+                slot.unwrap_or_else(|| {
+                    Err(match &outcome {
+                        Err(e) => io::Error::new(e.kind(), e.to_string()),
+                        Ok(Err(e)) => io::Error::new(resolve_error_kind(*e), *e),
+                        Ok(Ok(())) => io::Error::other("query ended without an outcome"),
+                    })
+                })
+            })
             .collect()
     }
 }
 
-/// A planner machine as the DNS loop sees it.
-trait Planner {
-    fn poll_query(&mut self) -> Option<Query>;
-    fn handle_answer(&mut self, id: QueryId, outcome: QueryOutcome);
-    /// Drains the planner's events; true once it is done.
-    fn drain(&mut self) -> bool;
-}
-
-struct ResolvePlan {
-    plan: Resolve,
-    result: Option<Result<(), ResolveError>>,
-}
-
-impl Planner for ResolvePlan {
-    fn poll_query(&mut self) -> Option<Query> {
-        self.plan.poll_query()
-    }
-    fn handle_answer(&mut self, id: QueryId, outcome: QueryOutcome) {
-        self.plan.handle_answer(id, outcome);
-    }
-    fn drain(&mut self) -> bool {
-        while let Some(ev) = self.plan.poll_event() {
-            if let ResolveEvent::Done(r) = ev {
-                self.result = Some(r);
-            }
-        }
-        self.result.is_some()
+/// The seed for a resolution's DNS machines: none is drawn (three system calls) when the planner has
+/// finished already and no question will be asked.
+fn dns_seed(plan_done: bool) -> u64 {
+    if plan_done {
+        0
+    } else {
+        anysock_sys::random_u64()
     }
 }
 
-struct AtonPlan {
-    plan: InetAton,
-    result: Option<Result<(), ResolveError>>,
-}
-
-impl Planner for AtonPlan {
-    fn poll_query(&mut self) -> Option<Query> {
-        self.plan.poll_query()
-    }
-    fn handle_answer(&mut self, id: QueryId, outcome: QueryOutcome) {
-        self.plan.handle_answer(id, outcome);
-    }
-    fn drain(&mut self) -> bool {
-        while let Some(ev) = self.plan.poll_event() {
-            if let InetAtonEvent::Done(r) = ev {
-                self.result = Some(r);
-            }
-        }
-        self.result.is_some()
-    }
-}
-
-/// Runs a planner with its DNS queries until it finishes.
-fn run_planner(dns_config: &DnsConfig, p: &mut dyn Planner) -> io::Result<()> {
+/// Runs a [`Resolution`] to its end on a reactor of its own in the calling thread, passing every event
+/// other than the final one to `on_event`. The outer error is a reactor failure; the inner result is
+/// the resolution's.
+fn run(
+    r: &mut Resolution,
+    mut on_event: impl FnMut(ResolutionEvent),
+) -> io::Result<Result<(), ResolveError>> {
+    // Declared first, dropped last: after every registration, so that it can go back to the thread's
+    // spare.
     let mut reactor = Reactor::new()?;
-    let mut driver = DnsDriver::default();
-    let mut queries = PlannerQueries::default();
-    drive(&mut reactor, &mut driver, &mut |driver, reactor| loop {
-        let mut progressed = false;
-        while let Some(q) = p.poll_query() {
-            progressed = true;
-            if let Some((id, o)) = queries.start(reactor, driver, dns_config, q) {
-                p.handle_answer(id, o);
-            }
-        }
-        while let Some((token, ev)) = driver.poll_done() {
-            progressed = true;
-            if let Some((id, o)) = queries.finish(token, ev) {
-                p.handle_answer(id, o);
-            }
-        }
-        if p.drain() {
-            return true;
-        }
-        if !progressed {
-            return false;
-        }
-    })
-}
-
-/// The event loop for DNS-only work: `step` is called after every input and says when to stop.
-fn drive(
-    reactor: &mut Reactor,
-    driver: &mut DnsDriver,
-    step: &mut dyn FnMut(&mut DnsDriver, &mut Reactor) -> bool,
-) -> io::Result<()> {
+    let mut socks = QuerySockets::default();
     loop {
-        if step(driver, reactor) {
-            return Ok(());
+        while let Some((token, t)) = r.poll_transmit() {
+            socks.transmit(&mut reactor, r, token, &t);
         }
-        if driver.is_idle() {
+        let mut done = None;
+        while let Some(ev) = r.poll_event() {
+            match ev {
+                ResolutionEvent::QueryFinished(rec) => socks.close(rec.token),
+                ResolutionEvent::QueryStarted(_) => {}
+                ResolutionEvent::Done(result) => done = Some(result),
+                // Never cancelled here (a blocking call runs to its end).
+                ResolutionEvent::Cancelled => done = Some(Err(ResolveError::NotFound)),
+                ev => on_event(ev),
+            }
+        }
+        if let Some(result) = done {
+            return Ok(result);
+        }
+        let deadline = r.poll_timeout();
+        if deadline.is_none() && r.queries_running() == 0 {
             return Err(io::Error::other(
                 "resolution stalled with no query in flight",
             ));
         }
-        let deadline = driver.poll_timeout();
         if deadline.is_none_or(|d| d > now()) {
             for ready in reactor.wait(deadline)? {
-                driver.handle_ready(reactor, ready.key, now());
+                socks.handle_ready(r, ready.key);
             }
         }
         let t = now();
-        if driver.poll_timeout().is_some_and(|d| d <= t) {
-            driver.handle_timeout(reactor, t);
+        if r.poll_timeout().is_some_and(|d| d <= t) {
+            r.handle_timeout(t);
         }
-    }
-}
-
-fn event_result(ev: DnsEvent) -> io::Result<DnsAnswer> {
-    match ev {
-        DnsEvent::Answer(a) => Ok(a),
-        DnsEvent::Failed(e) => Err(io::Error::new(dns_error_kind(e.kind), e)),
-        other => Err(io::Error::other(format!("unexpected DNS event {other:?}"))),
     }
 }
