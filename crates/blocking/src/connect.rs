@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anysock_core::connect::{AttemptId, AttemptRecord, ConnectConfig, Mode};
-use anysock_core::dial::{Dial, DialConfig, DialOutput};
+use anysock_core::dial::{Dial, DialConfig, DialOutput, TraceEvent};
 use anysock_core::resolv_conf::DnsConfig;
 use anysock_core::rfc6724::Source;
 use anysock_core::{Family, FamilyPreference, Resolve, ResolveRequest, SockAddr, Target};
@@ -32,6 +32,12 @@ pub type PrepareHook = Arc<dyn Fn(&Socket, &Target) -> io::Result<Option<Duratio
 /// rejects it (the stream is closed) and the connect goes on with the next target, like AnyEvent's
 /// `$retry` was meant to (B27 fixed).
 pub type AcceptHook = Arc<dyn Fn(&Stream, &Target) -> bool + Send + Sync>;
+
+/// The trace hook: called in the connecting thread as each DNS query and each attempt starts and ends,
+/// with the core machine's record of it (times are the adapter's clock readings). For live logs such as
+/// `anysock connect --trace`; the same attempt records come back in [`Connection::attempts`] and in the
+/// error of a failed connect.
+pub type TraceHook = Arc<dyn Fn(&TraceEvent) + Send + Sync>;
 
 /// A successful connect: the stream, whom it is connected to, and every attempt made.
 #[derive(Debug)]
@@ -91,6 +97,7 @@ pub struct Connector {
     pub(crate) config: ConnectConfig,
     pub(crate) prepare: Option<PrepareHook>,
     pub(crate) accept: Option<AcceptHook>,
+    pub(crate) trace: Option<TraceHook>,
 }
 
 impl fmt::Debug for Connector {
@@ -101,6 +108,7 @@ impl fmt::Debug for Connector {
             .field("config", &self.config)
             .field("prepare", &self.prepare.is_some())
             .field("accept", &self.accept.is_some())
+            .field("trace", &self.trace.is_some())
             .finish()
     }
 }
@@ -121,6 +129,7 @@ impl Connector {
             config: ConnectConfig::default(),
             prepare: None,
             accept: None,
+            trace: None,
         }
     }
 
@@ -178,6 +187,12 @@ impl Connector {
         f: impl Fn(&Socket, &Target) -> io::Result<Option<Duration>> + Send + Sync + 'static,
     ) -> Self {
         self.prepare = Some(Arc::new(f));
+        self
+    }
+
+    /// Sets the trace hook (see [`TraceHook`]).
+    pub fn on_trace(mut self, f: impl Fn(&TraceEvent) + Send + Sync + 'static) -> Self {
+        self.trace = Some(Arc::new(f));
         self
     }
 
@@ -384,7 +399,11 @@ impl<'c> Driver<'c> {
                     };
                     return Ok(Some(Err(err.into())));
                 }
-                // Trace events: the blocking adapter keeps no trace beyond the attempt records.
+                DialOutput::Trace(event) => {
+                    if let Some(hook) = &self.connector.trace {
+                        hook(&event);
+                    }
+                }
                 _ => {}
             }
         }

@@ -57,7 +57,8 @@ mod server;
 mod stream;
 mod sysdb;
 
-pub use connect::{AcceptHook, Connection, Connector, PrepareHook, tcp_connect};
+pub use anysock_core::TraceEvent;
+pub use connect::{AcceptHook, Connection, Connector, PrepareHook, TraceHook, tcp_connect};
 pub use error::Error;
 pub use resolver::{Resolver, ResolverBuilder};
 pub use server::{AcceptErrorHook, Bind, BindPrepare, BoundListener, Server, tcp_bind, tcp_server};

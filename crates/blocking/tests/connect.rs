@@ -293,3 +293,34 @@ fn socket_options_on_a_connected_stream() {
         .unwrap();
     assert_eq!(flags & 0o4000, 0, "flags {flags:o}");
 }
+
+#[test]
+fn trace_hook_sees_each_attempt_start_and_end_as_it_happens() {
+    use std::sync::{Arc, Mutex};
+
+    let addrs = vec![closed_port("127.0.0.1"), closed_port("127.0.0.1")];
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let e = Connector::new()
+        .on_trace(move |ev| {
+            let line = match ev {
+                anysock_blocking::TraceEvent::AttemptStarted(a) => {
+                    format!("start {}", a.target.addr)
+                }
+                anysock_blocking::TraceEvent::AttemptEnded(a) => {
+                    format!("end {} {:?}", a.target.addr, a.outcome)
+                }
+                other => format!("other {other:?}"),
+            };
+            log.lock().unwrap().push(line);
+        })
+        .connect_addrs(addrs.clone())
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}");
+    let refused = Some(AttemptOutcome::Failed(io::ErrorKind::ConnectionRefused));
+    let want: Vec<String> = addrs
+        .iter()
+        .flat_map(|a| [format!("start {a}"), format!("end {a} {refused:?}")])
+        .collect();
+    assert_eq!(*seen.lock().unwrap(), want);
+}

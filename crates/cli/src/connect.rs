@@ -95,10 +95,6 @@ pub fn run(a: &ConnectArgs) -> i32 {
     };
     match result {
         Ok(c) => {
-            if a.runtime == RuntimeArg::Blocking {
-                // The blocking adapter has no event hook: attempt ends are reported from its records.
-                trace.attempts_ended(&c.attempts);
-            }
             trace.line_at(end, &format!("connected to {}", c.peer));
             if a.json {
                 let j = summary_json(&run, Some(&c.peer), &c.attempts, None);
@@ -129,9 +125,6 @@ pub fn run(a: &ConnectArgs) -> i32 {
             }
         }
         Err(f) => {
-            if a.runtime == RuntimeArg::Blocking {
-                trace.attempts_ended(&f.attempts);
-            }
             if a.json {
                 let j = summary_json(&run, None, &f.attempts, Some(&f));
                 println!("{j}");
@@ -162,11 +155,8 @@ pub fn blocking_connector(
         c = c.timeout(t);
     }
     if trace.on {
-        // The prepare hook runs as each attempt starts: the live "started" line.
-        c = c.prepare(move |_sock, target| {
-            trace.attempt_started(target);
-            Ok(None)
-        });
+        // Every DNS query and attempt, started and ended, as it happens.
+        c = c.on_trace(move |event| trace.event(event));
     }
     Ok(c)
 }

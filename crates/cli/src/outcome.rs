@@ -7,7 +7,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use anysock_core::connect::{AttemptOutcome, AttemptRecord, ConnectError, FailReason};
-use anysock_core::{ResolveError, SockAddr, Target};
+use anysock_core::{ResolveError, SockAddr};
 use serde_json::{Value, json};
 
 use crate::opts::{EXIT_ALL_FAILED, EXIT_ERROR, EXIT_NOT_FOUND, EXIT_OK, EXIT_TIMED_OUT};
@@ -78,13 +78,45 @@ impl Trace {
         }
     }
 
-    /// The line for an attempt that starts now.
-    pub fn attempt_started(&self, target: &Target) {
-        self.line(&format!(
-            "attempt to {} ({}) started",
-            target.addr,
-            target.family()
-        ));
+    /// The live line for one of the blocking adapter's trace events.
+    pub fn event(&self, event: &anysock_blocking::TraceEvent) {
+        use anysock_blocking::TraceEvent as E;
+        match event {
+            E::QueryStarted(q) => {
+                self.line_at(
+                    q.started,
+                    &format!("DNS query {} {:?} started", q.name, q.rtype),
+                );
+            }
+            E::QueryFinished(q) => {
+                let result = match q.result {
+                    Some(Ok(n)) => {
+                        format!("answered with {n} record{}", if n == 1 { "" } else { "s" })
+                    }
+                    Some(Err(kind)) => format!("failed: {kind}"),
+                    None => "cancelled".to_string(),
+                };
+                let at = q.ended.unwrap_or(q.started);
+                let took = at.saturating_duration_since(q.started).as_secs_f64() * 1000.0;
+                self.line_at(
+                    at,
+                    &format!(
+                        "DNS query {} {:?} {result} after {took:.1} ms",
+                        q.name, q.rtype
+                    ),
+                );
+            }
+            E::AttemptStarted(a) => self.line_at(
+                a.started,
+                &format!(
+                    "attempt to {} ({}) started",
+                    a.target.addr,
+                    a.target.family()
+                ),
+            ),
+            E::AttemptEnded(a) => self.line_at(a.ended.unwrap_or(a.started), &end_text(a)),
+            _ => {}
+        }
     }
 
     /// Every attempt's start and end line, in time order (for a report after the fact).
@@ -106,16 +138,6 @@ impl Trace {
         lines.sort_by_key(|(t, _)| *t);
         for (t, l) in lines {
             self.line_at(t, &l);
-        }
-    }
-
-    /// The end lines of the attempts, in the order they ended.
-    pub fn attempts_ended(&self, attempts: &[AttemptRecord]) {
-        let mut ended: Vec<&AttemptRecord> =
-            attempts.iter().filter(|a| a.ended.is_some()).collect();
-        ended.sort_by_key(|a| a.ended);
-        for a in ended {
-            self.line_at(a.ended.expect("filtered"), &end_text(a));
         }
     }
 }
