@@ -101,3 +101,16 @@ impl From<Error> for io::Error {
         }
     }
 }
+
+impl From<anysock_sys::BindSpecError> for Error {
+    fn from(e: anysock_sys::BindSpecError) -> Self {
+        use anysock_sys::BindSpecError as B;
+        match e {
+            B::BindHost { host } => Error::BindHost { host },
+            B::BadService { service, reason } => Error::BadService { service, reason },
+            B::UnknownService { service, proto } => Error::UnknownService { service, proto },
+            B::BadUnixPath { path, reason } => Error::BadUnixPath { path, reason },
+            other => Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, other)),
+        }
+    }
+}

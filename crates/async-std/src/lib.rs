@@ -77,11 +77,9 @@ mod clock;
 mod connect;
 mod dns;
 mod error;
-mod hostspec;
 mod resolver;
 mod server;
 mod stream;
-mod sysdb;
 
 pub use connect::{AcceptHook, Connect, Connection, Connector, PrepareHook, tcp_connect};
 pub use error::Error;

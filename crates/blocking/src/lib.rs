@@ -50,12 +50,10 @@ mod clock;
 mod connect;
 mod dns;
 mod error;
-mod hostspec;
 mod reactor;
 mod resolver;
 mod server;
 mod stream;
-mod sysdb;
 
 pub use anysock_core::TraceEvent;
 pub use connect::{AcceptHook, Connection, Connector, PrepareHook, TraceHook, tcp_connect};

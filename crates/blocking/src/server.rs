@@ -14,7 +14,6 @@ use anysock_sys::{DEFAULT_BACKLOG, Listener};
 use polling::{Event, Events, Poller};
 
 use crate::error::Error;
-use crate::hostspec::bind_addr;
 use crate::stream::{Peer, Stream};
 
 /// A hook called with the bound socket and its address before `listen`; it may set options and returns
@@ -354,4 +353,9 @@ impl<H: FnMut(Stream, Peer)> AcceptLoop<H> {
             h(e);
         }
     }
+}
+
+/// The address to bind for `host` and `service` ([`anysock_sys::bind_addr`], shared by every adapter).
+fn bind_addr(host: Option<&str>, service: &str) -> Result<anysock_core::SockAddr, Error> {
+    anysock_sys::bind_addr(host, service).map_err(Error::from)
 }

@@ -47,6 +47,7 @@
 #![cfg(unix)]
 
 pub mod addr;
+mod bindspec;
 pub mod config;
 mod error;
 mod listen;
@@ -54,7 +55,9 @@ mod options;
 mod random;
 mod socket;
 mod source;
+pub mod sysdb;
 
+pub use bindspec::{BindSpecError, bind_addr, service_port};
 pub use socket2;
 
 pub use config::{ConfigFile, Watched, read_config};

@@ -36,12 +36,10 @@
 mod clock;
 mod connect;
 mod error;
-mod hostspec;
 mod io;
 mod resolver;
 mod server;
 mod stream;
-mod sysdb;
 mod trace;
 
 pub use connect::{AcceptHook, Connection, Connector, PrepareHook, tcp_connect};

@@ -223,8 +223,8 @@ impl Resolver {
             HostsSource::Fixed(h) => c.hosts = Arc::clone(h),
             HostsSource::File(w) => c.hosts = w.get(HostsFile::parse)?,
         }
-        c.services = crate::sysdb::services();
-        c.protocols = crate::sysdb::protocols();
+        c.services = anysock_sys::sysdb::services();
+        c.protocols = anysock_sys::sysdb::protocols();
         Ok(c)
     }
 

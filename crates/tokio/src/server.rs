@@ -15,7 +15,6 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
-use crate::hostspec::bind_addr;
 use crate::stream::{Peer, Stream};
 
 /// A hook called with the bound socket and its address before `listen`; it may set options and returns
@@ -322,4 +321,9 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
             e.raw_os_error(),
             Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO | libc::EPERM)
         )
+}
+
+/// The address to bind for `host` and `service` ([`anysock_sys::bind_addr`], shared by every adapter).
+fn bind_addr(host: Option<&str>, service: &str) -> Result<anysock_core::SockAddr, Error> {
+    anysock_sys::bind_addr(host, service).map_err(Error::from)
 }

@@ -1,14 +1,53 @@
-//! Turning the `host`/`service` arguments of `tcp_bind`/`tcp_server` into socket addresses.
+//! Turning the `host`/`service` arguments of `tcp_bind`/`tcp_server` into socket addresses, the same
+//! way for every adapter.
 
 use std::net::{IpAddr, SocketAddr};
 
 use anysock_core::{Address, Service, SockAddr, UnixAddr, parse_address};
 
-use crate::error::Error;
+/// Why a `host`/`service` pair cannot be bound. Each adapter maps it into its own error type.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BindSpecError {
+    /// A host given to bind is not an IP address (names are not resolved for binding).
+    #[error(
+        "cannot bind to {host:?}: not an IP address (give a literal such as 127.0.0.1 or ::, or unix/)"
+    )]
+    BindHost {
+        /// The host that was given.
+        host: String,
+    },
+    /// A service that is not a port (0-65535), a service name or `name=port`.
+    #[error("invalid service {service:?}: {reason}")]
+    BadService {
+        /// The service text that was given.
+        service: String,
+        /// What is wrong with it.
+        reason: anysock_core::ServiceError,
+    },
+    /// A service name the services database does not know for this protocol.
+    #[error("unknown service {service:?} for protocol {proto}")]
+    UnknownService {
+        /// The service name.
+        service: String,
+        /// The protocol (`tcp`, `udp`).
+        proto: &'static str,
+    },
+    /// A unix socket path that cannot be a socket address.
+    #[error("bad unix socket path {path:?}: {reason}")]
+    BadUnixPath {
+        /// The path that was given.
+        path: String,
+        /// Why it is not usable.
+        reason: anysock_core::UnixAddrError,
+    },
+}
+
+use BindSpecError as Error;
 
 /// The port of a service for `proto`: a number, `name=port` (the port is used: AnyEvent B29 fixed), or a
 /// name from the services database. `""` is port 0 (ephemeral), as in AnyEvent's `tcp_bind`.
-pub(crate) fn service_port(service: &str, proto: &'static str) -> Result<u16, Error> {
+pub fn service_port(service: &str, proto: &'static str) -> Result<u16, Error> {
     if service.is_empty() {
         return Ok(0);
     }
@@ -44,8 +83,12 @@ fn parse_ip(host: &str) -> Option<IpAddr> {
     }
 }
 
-/// The address to bind for `host` and `service` (see [`crate::tcp_bind`]).
-pub(crate) fn bind_addr(host: Option<&str>, service: &str) -> Result<SockAddr, Error> {
+/// The address to bind for `host` and `service`: an IP literal in any form AnyEvent's `parse_address`
+/// takes (brackets allowed), `None` or `""` for every address (dual-stack `::` when IPv6 is available,
+/// else `0.0.0.0`: AnyEvent B32), or `unix/` with a path (relative paths are relative to the current
+/// directory) or a Linux abstract name starting with a NUL byte. The service is a port, a service name
+/// or `name=port` (B29), `""` meaning an ephemeral port.
+pub fn bind_addr(host: Option<&str>, service: &str) -> Result<SockAddr, Error> {
     match host {
         Some("unix/") => {
             let bytes = service.as_bytes();
@@ -59,7 +102,7 @@ pub(crate) fn bind_addr(host: Option<&str>, service: &str) -> Result<SockAddr, E
             })?;
             Ok(SockAddr::Unix(ua))
         }
-        None | Some("") => Ok(SockAddr::Inet(anysock_sys::unspecified_listen_addr(
+        None | Some("") => Ok(SockAddr::Inet(crate::unspecified_listen_addr(
             service_port(service, "tcp")?,
         ))),
         Some(h) => {
