@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use crate::opts::{EXIT_ERROR, EXIT_OK, RuntimeArg};
 
 /// The manual's greeting: "The internet is full, $host:$port. Go away!".
-pub const DEFAULT_GREETING: &str = "The internet is full, $host:$port. Go away!\n";
+pub const DEFAULT_GREETING: &str = "The internet is full, $host:$port. Go away!\r\n";
 
 /// Options of the `serve` subcommand.
 #[derive(Debug, clap::Args)]
@@ -217,7 +217,7 @@ mod tests {
     fn greeting_is_filled_in() {
         assert_eq!(
             fill_greeting(DEFAULT_GREETING, "127.0.0.1", 4711),
-            "The internet is full, 127.0.0.1:4711. Go away!\n"
+            "The internet is full, 127.0.0.1:4711. Go away!\r\n"
         );
         assert_eq!(fill_greeting("hi $host", "unix/", 0), "hi unix/");
     }

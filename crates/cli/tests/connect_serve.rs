@@ -338,7 +338,7 @@ fn serve_greets_and_stops_on_sigterm() {
         assert_eq!(
             got,
             format!(
-                "The internet is full, {}:{}. Go away!\n",
+                "The internet is full, {}:{}. Go away!\r\n",
                 local.ip(),
                 local.port()
             )
