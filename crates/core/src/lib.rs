@@ -25,6 +25,7 @@
 
 pub mod addr;
 pub mod connect;
+pub mod dial;
 pub mod dns;
 pub mod format;
 #[doc(hidden)]
@@ -32,6 +33,7 @@ pub mod fuzzing;
 pub mod hostport;
 pub mod hosts;
 pub mod protocol;
+pub mod resolution;
 pub mod resolv_conf;
 pub mod resolve;
 pub mod rfc6724;

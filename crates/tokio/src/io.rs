@@ -1,0 +1,332 @@
+//! Moving bytes for the core machines on tokio sockets: DNS transmits per query token (UDP from a
+//! fresh socket per token, TCP connections), and the one timer. No protocol decision is made here.
+
+use std::collections::HashMap;
+use std::future::Future as _;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use anysock_core::dial::Dial;
+use anysock_core::dns::{Transmit, Transport};
+use anysock_core::resolution::{QueryToken, Resolution};
+use anysock_core::{Family, SockAddr, SockType};
+use anysock_sys::ConnectProgress;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::Sleep;
+
+/// A machine that takes DNS inputs by token: [`Dial`] or [`Resolution`].
+pub(crate) trait DnsSink {
+    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]);
+    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool;
+    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr);
+}
+
+impl DnsSink for Dial {
+    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) {
+        self.handle_datagram(now, token, from, bytes);
+    }
+    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_stream(now, token, from, bytes)
+    }
+    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr) {
+        self.handle_stream_error(now, token, from);
+    }
+}
+
+impl DnsSink for Resolution {
+    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) {
+        self.handle_datagram(now, token, from, bytes);
+    }
+    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_stream(now, token, from, bytes)
+    }
+    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr) {
+        self.handle_stream_error(now, token, from);
+    }
+}
+
+#[derive(Debug)]
+enum TcpState {
+    Connecting,
+    Writing { off: usize },
+    Reading,
+}
+
+#[derive(Debug)]
+struct TcpQuery {
+    to: SocketAddr,
+    stream: TcpStream,
+    payload: Vec<u8>,
+    state: TcpState,
+}
+
+#[derive(Debug, Default)]
+struct TokenIo {
+    udp4: Option<UdpSocket>,
+    udp6: Option<UdpSocket>,
+    tcp: Vec<TcpQuery>,
+}
+
+enum Input {
+    Datagram(QueryToken, SocketAddr, Vec<u8>),
+    Stream(QueryToken, SocketAddr, Vec<u8>),
+    StreamError(QueryToken, SocketAddr),
+}
+
+/// Poll a socket at most this many times in one pass (then yield, waking ourselves).
+const MAX_READS_PER_PASS: usize = 64;
+
+/// The sockets of every running DNS query, keyed by token.
+#[derive(Debug, Default)]
+pub(crate) struct DnsIo {
+    tokens: HashMap<QueryToken, TokenIo>,
+    buf: Vec<u8>,
+}
+
+impl DnsIo {
+    /// Sends one transmit for `token`. A TCP connection that cannot even be started is reported to
+    /// the machine at once (it moves on); a failed UDP send is left to the query's timer.
+    pub(crate) fn send(
+        &mut self,
+        sink: &mut dyn DnsSink,
+        now: Instant,
+        token: QueryToken,
+        t: Transmit,
+    ) {
+        let io = self.tokens.entry(token).or_default();
+        match t.transport {
+            Transport::Udp => {
+                let slot = if t.to.is_ipv4() {
+                    &mut io.udp4
+                } else {
+                    &mut io.udp6
+                };
+                if slot.is_none() {
+                    // A fresh socket (kernel-chosen ephemeral port) per query (RFC 5452 §9.2).
+                    match anysock_sys::udp_socket_for(t.to).and_then(|u| {
+                        u.set_nonblocking(true)?;
+                        UdpSocket::from_std(u)
+                    }) {
+                        Ok(u) => *slot = Some(u),
+                        Err(_) => return,
+                    }
+                }
+                if let Some(u) = slot.as_ref() {
+                    // WouldBlock or an error: the try times out in the machine.
+                    let _ = u.try_send_to(&t.payload, t.to);
+                }
+            }
+            _ => match start_tcp(t.to) {
+                Ok((stream, connected)) => io.tcp.push(TcpQuery {
+                    to: t.to,
+                    stream,
+                    payload: t.payload,
+                    state: if connected {
+                        TcpState::Writing { off: 0 }
+                    } else {
+                        TcpState::Connecting
+                    },
+                }),
+                Err(_) => sink.stream_error(now, token, t.to),
+            },
+        }
+    }
+
+    /// Closes every socket of `token`.
+    pub(crate) fn close(&mut self, token: QueryToken) {
+        self.tokens.remove(&token);
+    }
+
+    /// Reads and writes what is ready on every socket and feeds the machine. Returns true if any
+    /// input was fed (the machine may have outputs). Registers for wake-ups on everything pending.
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        sink: &mut dyn DnsSink,
+        now: Instant,
+    ) -> bool {
+        if self.tokens.is_empty() {
+            return false;
+        }
+        if self.buf.len() < 65536 {
+            self.buf.resize(65536, 0);
+        }
+        let mut inputs = Vec::new();
+        for (&token, io) in &mut self.tokens {
+            for u in [io.udp4.as_ref(), io.udp6.as_ref()].into_iter().flatten() {
+                let mut n = 0;
+                loop {
+                    n += 1;
+                    if n > MAX_READS_PER_PASS {
+                        cx.waker().wake_by_ref();
+                        break;
+                    }
+                    let mut rb = ReadBuf::new(&mut self.buf);
+                    match u.poll_recv_from(cx, &mut rb) {
+                        Poll::Ready(Ok(from)) => {
+                            inputs.push(Input::Datagram(token, from, rb.filled().to_vec()));
+                        }
+                        // An ICMP error queued on the socket: nothing to feed; read on.
+                        Poll::Ready(Err(_)) => {}
+                        Poll::Pending => break,
+                    }
+                }
+            }
+            io.tcp
+                .retain_mut(|c| match drive_tcp(cx, c, &mut self.buf) {
+                    Ok(bytes) => {
+                        let alive = true;
+                        if !bytes.is_empty() {
+                            inputs.push(Input::Stream(token, c.to, bytes));
+                        }
+                        alive
+                    }
+                    Err(()) => {
+                        inputs.push(Input::StreamError(token, c.to));
+                        false
+                    }
+                });
+        }
+        let fed = !inputs.is_empty();
+        for input in inputs {
+            match input {
+                Input::Datagram(token, from, bytes) => sink.datagram(now, token, from, &bytes),
+                Input::Stream(token, from, bytes) => {
+                    if !sink.stream(now, token, from, &bytes)
+                        && let Some(io) = self.tokens.get_mut(&token)
+                    {
+                        // Answered or superseded: this connection is done.
+                        io.tcp.retain(|c| c.to != from);
+                    }
+                }
+                Input::StreamError(token, from) => sink.stream_error(now, token, from),
+            }
+        }
+        fed
+    }
+}
+
+/// Starts a non-blocking TCP connect; true if it connected at once.
+fn start_tcp(to: SocketAddr) -> io::Result<(TcpStream, bool)> {
+    let fam = if to.is_ipv4() { Family::V4 } else { Family::V6 };
+    let sock = anysock_sys::new_socket(fam, SockType::Stream, 6)?;
+    let progress = anysock_sys::start_connect(&sock, &SockAddr::Inet(to))?;
+    sock.set_nonblocking(true)?;
+    let std: std::net::TcpStream = sock.into();
+    Ok((
+        TcpStream::from_std(std)?,
+        progress != ConnectProgress::InProgress,
+    ))
+}
+
+/// Waits for a non-blocking connect on a tokio socket: `Ready(Ok)` connected, `Ready(Err)` failed.
+pub(crate) fn poll_connected<S>(
+    cx: &mut Context<'_>,
+    poll_ready: impl Fn(&S, &mut Context<'_>) -> Poll<io::Result<()>>,
+    try_io: impl Fn(&S, &mut dyn FnMut() -> io::Result<()>) -> io::Result<()>,
+    sock: &S,
+) -> Poll<io::Result<()>>
+where
+    S: std::os::fd::AsFd,
+{
+    loop {
+        match poll_ready(sock, cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {}
+        }
+        let r = try_io(sock, &mut || match anysock_sys::finish_connect(sock)? {
+            ConnectProgress::InProgress => Err(io::ErrorKind::WouldBlock.into()),
+            _ => Ok(()),
+        });
+        match r {
+            Ok(()) => return Poll::Ready(Ok(())),
+            // Spurious readiness: it was cleared; wait again.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+    }
+}
+
+fn tcp_poll_ready(s: &TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    s.poll_write_ready(cx)
+}
+
+fn tcp_try_io(s: &TcpStream, f: &mut dyn FnMut() -> io::Result<()>) -> io::Result<()> {
+    s.try_io(Interest::WRITABLE, f)
+}
+
+/// Moves a DNS-over-TCP connection along; returns the bytes read (possibly none), or `Err` when the
+/// connection failed or closed.
+fn drive_tcp(cx: &mut Context<'_>, c: &mut TcpQuery, buf: &mut [u8]) -> Result<Vec<u8>, ()> {
+    let mut out = Vec::new();
+    loop {
+        match c.state {
+            TcpState::Connecting => {
+                match poll_connected(cx, tcp_poll_ready, tcp_try_io, &c.stream) {
+                    Poll::Pending => return Ok(out),
+                    Poll::Ready(Ok(())) => c.state = TcpState::Writing { off: 0 },
+                    Poll::Ready(Err(_)) => return Err(()),
+                }
+            }
+            TcpState::Writing { off } => {
+                match Pin::new(&mut c.stream).poll_write(cx, &c.payload[off..]) {
+                    Poll::Pending => return Ok(out),
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Err(()),
+                    Poll::Ready(Ok(n)) if off + n >= c.payload.len() => c.state = TcpState::Reading,
+                    Poll::Ready(Ok(n)) => c.state = TcpState::Writing { off: off + n },
+                }
+            }
+            TcpState::Reading => {
+                let mut rb = ReadBuf::new(buf);
+                match Pin::new(&mut c.stream).poll_read(cx, &mut rb) {
+                    Poll::Pending => return Ok(out),
+                    Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                        // Closed: whatever came before it is still fed first.
+                        return if out.is_empty() { Err(()) } else { Ok(out) };
+                    }
+                    Poll::Ready(Ok(())) => {
+                        out.extend_from_slice(rb.filled());
+                        if out.len() > 70_000 {
+                            // More than one DNS message can hold: let the machine look first.
+                            cx.waker().wake_by_ref();
+                            return Ok(out);
+                        }
+                    }
+                    Poll::Ready(Err(_)) => return Err(()),
+                }
+            }
+        }
+    }
+}
+
+/// One timer, reset only when the deadline changes (no drift, no churn).
+#[derive(Debug, Default)]
+pub(crate) struct Timer {
+    sleep: Option<Pin<Box<Sleep>>>,
+    deadline: Option<Instant>,
+}
+
+impl Timer {
+    /// Arms the timer for `deadline` and polls it: `Ready` once it has passed.
+    pub(crate) fn poll_until(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
+        let at = tokio::time::Instant::from_std(deadline);
+        match &mut self.sleep {
+            Some(s) => {
+                if self.deadline != Some(deadline) {
+                    s.as_mut().reset(at);
+                }
+            }
+            None => self.sleep = Some(Box::pin(tokio::time::sleep_until(at))),
+        }
+        self.deadline = Some(deadline);
+        match &mut self.sleep {
+            Some(s) => s.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}

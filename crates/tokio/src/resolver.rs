@@ -1,0 +1,390 @@
+//! The resolver: the core's resolve planner and DNS query machines ([`Resolution`]) driven on tokio
+//! UDP/TCP sockets, with the system configuration files (or explicit settings).
+
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use anysock_core::dns::{DnsAnswer, RecordType};
+use anysock_core::resolution::{Resolution, ResolutionEvent};
+use anysock_core::resolv_conf::DnsConfig;
+use anysock_core::{
+    Family, FamilyPreference, HostsFile, HostsPolicy, InetAton, ResolvConf, Resolve, ResolveConfig,
+    ResolveError, ResolveRequest, SockType, Target,
+};
+use anysock_sys::{ConfigFile, Watched};
+
+use crate::clock::now;
+use crate::error::Error;
+use crate::io::{DnsIo, Timer};
+
+#[derive(Debug)]
+enum DnsSource {
+    Fixed(DnsConfig),
+    File(Watched<ResolvConf>),
+}
+
+#[derive(Debug)]
+enum HostsSource {
+    None,
+    Fixed(Arc<HostsFile>),
+    File(Watched<HostsFile>),
+}
+
+#[derive(Debug)]
+struct Inner {
+    dns: DnsSource,
+    hosts: HostsSource,
+    hosts_policy: HostsPolicy,
+    family: FamilyPreference,
+}
+
+/// A DNS stub resolver with a hosts file: AnyEvent's `resolve_sockaddr`, `inet_aton` and
+/// AnyEvent::DNS's record lookups. Cheap to clone (clones share their configuration and file caches).
+///
+/// By default ([`Resolver::system`]) it reads `/etc/resolv.conf` and `/etc/hosts` (or the files named by
+/// `ANYSOCK_RESOLV_CONF` and `ANYSOCK_HOSTS`) on first use and again whenever they change, consults the
+/// hosts file before DNS and prefers IPv6. [`Resolver::builder`] sets everything explicitly.
+///
+/// ```
+/// use anysock_tokio::Resolver;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let dir = std::env::temp_dir().join(format!("anysock-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let hosts = dir.join("hosts");
+/// std::fs::write(&hosts, "127.0.0.1 db.internal\n::1 db.internal\n")?;
+/// let silent = std::net::UdpSocket::bind("127.0.0.1:0")?; // no DNS is needed for this name
+/// let resolver = Resolver::builder()
+///     .nameservers([silent.local_addr()?])
+///     .hosts_file(&hosts)
+///     .build()?;
+/// let targets = resolver.resolve_sockaddr("db.internal", Some("5432"), "tcp", None, None).await?;
+/// let addrs: Vec<String> = targets.iter().map(|t| t.addr.to_string()).collect();
+/// assert_eq!(addrs, ["[::1]:5432", "127.0.0.1:5432"]);
+/// assert_eq!(resolver.inet_aton("127.1").await?, ["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Resolver {
+    inner: Arc<Inner>,
+}
+
+/// Settings for a [`Resolver`].
+#[derive(Debug)]
+pub struct ResolverBuilder {
+    dns: Result<DnsSource, Error>,
+    hosts: HostsSource,
+    hosts_policy: HostsPolicy,
+    family: FamilyPreference,
+}
+
+impl ResolverBuilder {
+    /// Nameservers with their ports, with the default timeout (5 s), attempts (2) and no search list.
+    pub fn nameservers(mut self, servers: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.dns = DnsConfig::builder()
+            .nameservers(servers)
+            .build()
+            .map(DnsSource::Fixed)
+            .map_err(|e| Error::Config(e.to_string()));
+        self
+    }
+
+    /// Explicit DNS settings: nameservers with ports, search list, ndots, timeout, attempts.
+    pub fn dns_config(mut self, config: DnsConfig) -> Self {
+        self.dns = Ok(DnsSource::Fixed(config));
+        self
+    }
+
+    /// DNS settings from a resolv.conf-format file, read on first use and whenever it changes.
+    pub fn resolv_conf(mut self, path: impl Into<PathBuf>) -> Self {
+        self.dns = Ok(DnsSource::File(Watched::new(path)));
+        self
+    }
+
+    /// A hosts-format file, read on first use and whenever its modification time changes.
+    pub fn hosts_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.hosts = HostsSource::File(Watched::new(path));
+        self
+    }
+
+    /// A hosts table given as parsed data.
+    pub fn hosts(mut self, hosts: HostsFile) -> Self {
+        self.hosts = HostsSource::Fixed(Arc::new(hosts));
+        self
+    }
+
+    /// No hosts file at all.
+    pub fn no_hosts(mut self) -> Self {
+        self.hosts = HostsSource::None;
+        self
+    }
+
+    /// When the hosts file is consulted (default [`HostsPolicy::First`]; AnyEvent:
+    /// [`HostsPolicy::Fallback`]).
+    pub fn hosts_policy(mut self, policy: HostsPolicy) -> Self {
+        self.hosts_policy = policy;
+        self
+    }
+
+    /// Which address families, in which order (default [`FamilyPreference::PreferV6`]).
+    pub fn family_preference(mut self, family: FamilyPreference) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// The resolver. Fails only if explicit nameserver settings are invalid (none, or too many).
+    pub fn build(self) -> io::Result<Resolver> {
+        Ok(Resolver {
+            inner: Arc::new(Inner {
+                dns: self.dns?,
+                hosts: self.hosts,
+                hosts_policy: self.hosts_policy,
+                family: self.family,
+            }),
+        })
+    }
+}
+
+impl Resolver {
+    /// The system resolver, shared by the whole process: nameservers, search list and options from
+    /// `/etc/resolv.conf` (`ANYSOCK_RESOLV_CONF`), names from `/etc/hosts` (`ANYSOCK_HOSTS`), both read
+    /// on first use and again whenever they change; hosts file first, IPv6 preferred.
+    pub fn system() -> Resolver {
+        static SYSTEM: OnceLock<Resolver> = OnceLock::new();
+        SYSTEM
+            .get_or_init(|| Resolver {
+                inner: Arc::new(Inner {
+                    dns: DnsSource::File(Watched::system(ConfigFile::ResolvConf)),
+                    hosts: HostsSource::File(Watched::system(ConfigFile::Hosts)),
+                    hosts_policy: HostsPolicy::First,
+                    family: FamilyPreference::PreferV6,
+                }),
+            })
+            .clone()
+    }
+
+    /// A builder starting from the system configuration files (see [`Resolver::system`]).
+    pub fn builder() -> ResolverBuilder {
+        ResolverBuilder {
+            dns: Ok(DnsSource::File(Watched::system(ConfigFile::ResolvConf))),
+            hosts: HostsSource::File(Watched::system(ConfigFile::Hosts)),
+            hosts_policy: HostsPolicy::First,
+            family: FamilyPreference::PreferV6,
+        }
+    }
+
+    /// A resolver configured from a resolv.conf-format file (and the system hosts file).
+    pub fn from_resolv_conf(path: impl Into<PathBuf>) -> Resolver {
+        Resolver::builder()
+            .resolv_conf(path)
+            .build()
+            .expect("a file source cannot be invalid")
+    }
+
+    /// A resolver with explicit DNS settings (and the system hosts file).
+    pub fn with_dns_config(config: DnsConfig) -> Resolver {
+        Resolver::builder()
+            .dns_config(config)
+            .build()
+            .expect("a parsed configuration cannot be invalid")
+    }
+
+    /// The DNS settings in force now (for a file-backed resolver: as of the file's current version).
+    pub fn dns_config(&self) -> io::Result<DnsConfig> {
+        match &self.inner.dns {
+            DnsSource::Fixed(c) => Ok(c.clone()),
+            DnsSource::File(w) => Ok(w.get(ResolvConf::parse)?.config().clone()),
+        }
+    }
+
+    /// The family preference.
+    pub fn family_preference(&self) -> FamilyPreference {
+        self.inner.family
+    }
+
+    /// The planner configuration in force now: hosts file (re-read if changed), policies, services and
+    /// protocols databases.
+    pub(crate) fn resolve_config(
+        &self,
+        family: Option<FamilyPreference>,
+    ) -> io::Result<ResolveConfig> {
+        let mut c = ResolveConfig::new()
+            .with_hosts_policy(self.inner.hosts_policy)
+            .with_family_preference(family.unwrap_or(self.inner.family));
+        match &self.inner.hosts {
+            HostsSource::None => c = c.with_hosts_policy(HostsPolicy::Ignore),
+            HostsSource::Fixed(h) => c.hosts = Arc::clone(h),
+            HostsSource::File(w) => c.hosts = w.get(HostsFile::parse)?,
+        }
+        c.services = crate::sysdb::services();
+        c.protocols = crate::sysdb::protocols();
+        Ok(c)
+    }
+
+    /// AnyEvent's `resolve_sockaddr`: the connection targets for `node` and `service`, in the order to
+    /// try them.
+    ///
+    /// `node`: a host name, an IP literal, or `unix/`. `service`: a port, a service name (SRV is asked
+    /// first), `name=port`, or an absolute path for `unix/`; `None` for addresses only. `proto`: `tcp`,
+    /// `udp`, ... (`""`: tcp). `family`: one family only, or `None`. `socktype`: `None` derives it from
+    /// the protocol.
+    ///
+    /// Errors: `NotFound` when nothing resolves (the inner error says why), `TimedOut` when DNS did not
+    /// answer, `InvalidInput` for a bad name, service or path. Dropping the future cancels every query.
+    pub async fn resolve_sockaddr(
+        &self,
+        node: &str,
+        service: Option<&str>,
+        proto: &str,
+        family: Option<Family>,
+        socktype: Option<SockType>,
+    ) -> io::Result<Vec<Target>> {
+        let request = ResolveRequest::new(node, service)
+            .protocol(proto)
+            .family(family)
+            .socktype(socktype);
+        let config = self.resolve_config(None)?;
+        let plan = Resolve::new(request, &config, anysock_sys::random_u64())
+            .map_err(|error| Error::resolve(node, error))?;
+        let r = Resolution::new(plan, &self.dns_config()?, now(), anysock_sys::random_u64());
+        let (r, _, result) = run(r).await;
+        result.map_err(|e| Error::resolve(node, e))?;
+        Ok(r.targets())
+    }
+
+    /// `inet_aton`: the addresses of `name` (an IP literal in any AnyEvent form, `localhost`, a hosts
+    /// file name or a DNS name), preferred family first. Unlike AnyEvent, the hosts file is used (B35).
+    pub async fn inet_aton(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        let config = self.resolve_config(None)?;
+        let plan = InetAton::new(name, &config).map_err(|error| Error::resolve(name, error))?;
+        let r = Resolution::inet_aton(plan, &self.dns_config()?, now(), anysock_sys::random_u64());
+        let (r, _, result) = run(r).await;
+        result.map_err(|e| Error::resolve(name, e))?;
+        Ok(r.addresses())
+    }
+
+    /// Looks up records of one type: A, AAAA, SRV, TXT, PTR or CNAME (AnyEvent::DNS's record lookups).
+    /// The search list applies to names without a trailing dot. CNAME chains are followed. The hosts
+    /// file is not consulted.
+    ///
+    /// Errors: `NotFound` when the name does not exist or has no such records, `TimedOut` when no
+    /// server answered, `InvalidInput` for a malformed name; the inner error is the detailed
+    /// [`anysock_core::resolution::LookupError`] with every try.
+    pub async fn lookup(&self, name: &str, rtype: RecordType) -> io::Result<DnsAnswer> {
+        self.lookup_many(&[(name, rtype)])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(io::Error::other("no result for the question")))
+    }
+
+    /// Several lookups at once, concurrently on one task; the results are in the order of the
+    /// questions.
+    pub async fn lookup_many(
+        &self,
+        questions: &[(&str, RecordType)],
+    ) -> Vec<io::Result<DnsAnswer>> {
+        let config = match self.dns_config() {
+            Ok(c) => c,
+            Err(e) => {
+                return questions
+                    .iter()
+                    .map(|_| Err(io::Error::new(e.kind(), e.to_string())))
+                    .collect();
+            }
+        };
+        let r = Resolution::lookups(
+            questions.iter().copied(),
+            &config,
+            now(),
+            anysock_sys::random_u64(),
+        );
+        let (_, events, _) = run(r).await;
+        let mut results: Vec<Option<io::Result<DnsAnswer>>> =
+            questions.iter().map(|_| None).collect();
+        for ev in events {
+            if let ResolutionEvent::Lookup { index, result } = ev
+                && let Some(slot) = results.get_mut(index)
+            {
+                *slot = Some(result.map_err(|e| io::Error::new(e.kind(), e)));
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(io::Error::other("the lookup ended without a result")))
+            })
+            .collect()
+    }
+}
+
+/// Runs a resolution to its end on tokio sockets: its events (traces dropped) and the final result.
+/// Dropping the future closes every socket.
+pub(crate) async fn run(
+    r: Resolution,
+) -> (Resolution, Vec<ResolutionEvent>, Result<(), ResolveError>) {
+    let mut d = ResolutionDriver {
+        r,
+        dns: DnsIo::default(),
+        timer: Timer::default(),
+        events: Vec::new(),
+    };
+    let (events, result) = poll_fn(|cx| d.poll(cx)).await;
+    (d.r, events, result)
+}
+
+struct ResolutionDriver {
+    r: Resolution,
+    dns: DnsIo,
+    timer: Timer,
+    events: Vec<ResolutionEvent>,
+}
+
+impl ResolutionDriver {
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<(Vec<ResolutionEvent>, Result<(), ResolveError>)> {
+        loop {
+            while let Some((token, t)) = self.r.poll_transmit() {
+                self.dns.send(&mut self.r, now(), token, t);
+            }
+            while let Some(ev) = self.r.poll_event() {
+                match ev {
+                    ResolutionEvent::QueryFinished(rec) => {
+                        self.dns.close(rec.token);
+                        crate::trace::query_finished(&rec);
+                    }
+                    ResolutionEvent::QueryStarted(rec) => crate::trace::query_started(&rec),
+                    ResolutionEvent::Done(result) => {
+                        return Poll::Ready((std::mem::take(&mut self.events), result));
+                    }
+                    ResolutionEvent::Cancelled => {
+                        return Poll::Ready((std::mem::take(&mut self.events), Ok(())));
+                    }
+                    other => self.events.push(other),
+                }
+            }
+            if self.r.poll_transmit().is_some() {
+                continue;
+            }
+            let t = now();
+            if self.dns.poll(cx, &mut self.r, t) {
+                continue;
+            }
+            let Some(deadline) = self.r.poll_timeout() else {
+                return Poll::Pending;
+            };
+            if now() >= deadline || self.timer.poll_until(cx, deadline).is_ready() {
+                self.r.handle_timeout(now().max(deadline));
+                continue;
+            }
+            return Poll::Pending;
+        }
+    }
+}
