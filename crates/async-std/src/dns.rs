@@ -1,0 +1,283 @@
+//! The sockets of DNS queries on async-io's reactor: UDP sockets and TCP connections keyed by the
+//! query they belong to (a core [`QueryToken`] for [`Dial`] and [`Resolution`]).
+//!
+//! This only moves bytes: transmits become `send_to` or a TCP connection, received datagrams and stream
+//! bytes go back into the machine with the time ([`DnsInput`]). Retransmission, server choice,
+//! truncation and everything else DNS is the machines'. It is polled from the future that owns it,
+//! which also owns its timer: dropping that future closes every socket here.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use anysock_core::dial::Dial;
+use anysock_core::dns::{Transmit, Transport};
+use anysock_core::resolution::{QueryToken, Resolution};
+use anysock_core::{Family, SockAddr, SockType};
+use anysock_sys::ConnectProgress;
+use async_io::Async;
+
+use crate::clock::now;
+
+/// A machine that takes what the DNS sockets of query `K` receive.
+pub(crate) trait DnsInput<K> {
+    /// A datagram for query `key`.
+    fn datagram(&mut self, now: Instant, key: K, from: SocketAddr, bytes: &[u8]);
+    /// Bytes from query `key`'s TCP connection to `from`; `false`: close that connection.
+    fn stream(&mut self, now: Instant, key: K, from: SocketAddr, bytes: &[u8]) -> bool;
+    /// Query `key`'s TCP connection to `from` failed or closed early.
+    fn stream_error(&mut self, now: Instant, key: K, from: SocketAddr);
+}
+
+impl DnsInput<QueryToken> for Dial {
+    fn datagram(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) {
+        self.handle_datagram(now, key, from, bytes);
+    }
+    fn stream(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_stream(now, key, from, bytes)
+    }
+    fn stream_error(&mut self, now: Instant, key: QueryToken, from: SocketAddr) {
+        self.handle_stream_error(now, key, from);
+    }
+}
+
+impl DnsInput<QueryToken> for Resolution {
+    fn datagram(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) {
+        self.handle_datagram(now, key, from, bytes);
+    }
+    fn stream(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_stream(now, key, from, bytes)
+    }
+    fn stream_error(&mut self, now: Instant, key: QueryToken, from: SocketAddr) {
+        self.handle_stream_error(now, key, from);
+    }
+}
+
+#[derive(Debug)]
+enum TcpState {
+    Connecting,
+    Writing { off: usize },
+    Reading,
+}
+
+#[derive(Debug)]
+struct TcpConn {
+    to: SocketAddr,
+    sock: Async<TcpStream>,
+    payload: Vec<u8>,
+    state: TcpState,
+}
+
+/// The sockets of one query.
+#[derive(Debug, Default)]
+struct Sockets {
+    udp4: Option<Async<UdpSocket>>,
+    udp6: Option<Async<UdpSocket>>,
+    tcp: Vec<TcpConn>,
+}
+
+/// The DNS sockets of any number of queries.
+#[derive(Debug)]
+pub(crate) struct QuerySockets<K> {
+    by_key: HashMap<K, Sockets>,
+}
+
+impl<K> Default for QuerySockets<K> {
+    fn default() -> Self {
+        QuerySockets {
+            by_key: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Copy + Eq + Hash + std::fmt::Display> QuerySockets<K> {
+    /// Sends a transmit of query `key`. A TCP connection that cannot even be started is reported to
+    /// the machine at once; a UDP send error is left to the machine's timeout.
+    pub(crate) fn transmit(&mut self, m: &mut impl DnsInput<K>, key: K, t: &Transmit) {
+        if let Err(_e) = self.by_key.entry(key).or_default().send(t) {
+            trace_debug!("dns {} send to {} failed: {}", key, t.to, _e);
+            if t.transport == Transport::Tcp {
+                m.stream_error(now(), key, t.to);
+            }
+        }
+    }
+
+    /// Closes every socket of query `key`.
+    pub(crate) fn close(&mut self, key: K) {
+        self.by_key.remove(&key);
+    }
+
+    /// Reads and writes whatever the sockets allow, registering `cx` for the rest. Returns whether
+    /// anything was fed into the machine.
+    pub(crate) fn poll_io(&mut self, m: &mut impl DnsInput<K>, cx: &mut Context<'_>) -> bool {
+        let mut fed = false;
+        for (&key, socks) in &mut self.by_key {
+            fed |= socks.read_udp(m, key, cx);
+            let mut i = 0;
+            while i < socks.tcp.len() {
+                let (keep, f) = drive_tcp(&mut socks.tcp[i], m, key, cx);
+                fed |= f;
+                if keep {
+                    i += 1;
+                } else {
+                    socks.tcp.swap_remove(i);
+                }
+            }
+        }
+        fed
+    }
+}
+
+impl Sockets {
+    fn send(&mut self, t: &Transmit) -> io::Result<()> {
+        match t.transport {
+            Transport::Udp => {
+                let sock = if t.to.is_ipv4() {
+                    &mut self.udp4
+                } else {
+                    &mut self.udp6
+                };
+                if sock.is_none() {
+                    // A fresh socket on a kernel-chosen ephemeral port for each query (RFC 5452 §9.2).
+                    *sock = Some(Async::new_nonblocking(anysock_sys::udp_socket_for(t.to)?)?);
+                }
+                let s = sock.as_ref().expect("just set");
+                s.get_ref().send_to(&t.payload, t.to)?;
+                Ok(())
+            }
+            Transport::Tcp => {
+                let fam = if t.to.is_ipv4() {
+                    Family::V4
+                } else {
+                    Family::V6
+                };
+                let sock = anysock_sys::new_socket(fam, SockType::Stream, 6)?;
+                let state = match anysock_sys::start_connect(&sock, &SockAddr::Inet(t.to))? {
+                    ConnectProgress::Connected => TcpState::Writing { off: 0 },
+                    _ => TcpState::Connecting,
+                };
+                let stream: TcpStream = sock.into();
+                self.tcp.push(TcpConn {
+                    to: t.to,
+                    sock: Async::new_nonblocking(stream)?,
+                    payload: t.payload.clone(),
+                    state,
+                });
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads every waiting datagram; returns whether any was fed.
+    fn read_udp<K: Copy>(
+        &mut self,
+        m: &mut impl DnsInput<K>,
+        key: K,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        let mut fed = false;
+        let mut buf = [0u8; 65536];
+        for sock in [self.udp4.as_ref(), self.udp6.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            loop {
+                match sock.get_ref().recv_from(&mut buf) {
+                    Ok((n, from)) => {
+                        m.datagram(now(), key, from, &buf[..n]);
+                        fed = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        match sock.poll_readable(cx) {
+                            Poll::Ready(Ok(())) => continue,
+                            // A reactor error: the try times out in the machine.
+                            Poll::Ready(Err(_)) | Poll::Pending => break,
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // ICMP errors (port unreachable) surface here on some systems: nothing to feed,
+                    // and the error is consumed, so the socket stays usable.
+                    Err(_) => {}
+                }
+            }
+        }
+        fed
+    }
+}
+
+/// Moves a TCP connection along: (keep it, something was fed).
+fn drive_tcp<K: Copy>(
+    c: &mut TcpConn,
+    m: &mut impl DnsInput<K>,
+    key: K,
+    cx: &mut Context<'_>,
+) -> (bool, bool) {
+    let mut fed = false;
+    loop {
+        let wait = match c.state {
+            TcpState::Connecting => match anysock_sys::finish_connect(c.sock.get_ref()) {
+                Ok(ConnectProgress::Connected) => {
+                    c.state = TcpState::Writing { off: 0 };
+                    continue;
+                }
+                Ok(_) => c.sock.poll_writable(cx),
+                Err(_) => {
+                    m.stream_error(now(), key, c.to);
+                    return (false, true);
+                }
+            },
+            // `Write for &TcpStream` / `Read for &TcpStream`: the socket is non-blocking.
+            TcpState::Writing { off } => match (&mut c.sock.get_ref()).write(&c.payload[off..]) {
+                Ok(n) if off + n == c.payload.len() => {
+                    c.state = TcpState::Reading;
+                    continue;
+                }
+                Ok(n) => {
+                    c.state = TcpState::Writing { off: off + n };
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.sock.poll_writable(cx),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    m.stream_error(now(), key, c.to);
+                    return (false, true);
+                }
+            },
+            TcpState::Reading => {
+                let mut buf = [0u8; 16384];
+                match (&mut c.sock.get_ref()).read(&mut buf) {
+                    Ok(0) => {
+                        m.stream_error(now(), key, c.to);
+                        return (false, true);
+                    }
+                    Ok(n) => {
+                        fed = true;
+                        if !m.stream(now(), key, c.to, &buf[..n]) {
+                            // Not waited for any more (answered, or the machine moved on).
+                            return (false, true);
+                        }
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.sock.poll_readable(cx),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        m.stream_error(now(), key, c.to);
+                        return (false, true);
+                    }
+                }
+            }
+        };
+        match wait {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(_)) => {
+                m.stream_error(now(), key, c.to);
+                return (false, true);
+            }
+            Poll::Pending => return (true, fed),
+        }
+    }
+}

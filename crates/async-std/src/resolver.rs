@@ -1,0 +1,397 @@
+//! The resolver: the core's resolve planner and DNS query machines driven over real sockets, with the
+//! system configuration files (or explicit settings).
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::Poll;
+
+use anysock_core::dns::{DnsAnswer, RecordType};
+use anysock_core::resolution::{QueryToken, Resolution, ResolutionEvent};
+use anysock_core::resolv_conf::DnsConfig;
+use anysock_core::{
+    Family, FamilyPreference, HostsFile, HostsPolicy, InetAton, ResolvConf, Resolve, ResolveConfig,
+    ResolveError, ResolveRequest, SockType, Target,
+};
+use anysock_sys::{ConfigFile, Watched};
+use async_io::Timer;
+
+use crate::clock::now;
+use crate::dns::QuerySockets;
+use crate::error::Error;
+
+#[derive(Debug)]
+enum DnsSource {
+    Fixed(DnsConfig),
+    File(Watched<ResolvConf>),
+}
+
+#[derive(Debug)]
+enum HostsSource {
+    None,
+    Fixed(Arc<HostsFile>),
+    File(Watched<HostsFile>),
+}
+
+#[derive(Debug)]
+struct Inner {
+    dns: DnsSource,
+    hosts: HostsSource,
+    hosts_policy: HostsPolicy,
+    family: FamilyPreference,
+}
+
+/// A DNS stub resolver with a hosts file: AnyEvent's `resolve_sockaddr`, `inet_aton` and
+/// AnyEvent::DNS's record lookups. Cheap to clone (clones share their configuration and file caches).
+///
+/// By default ([`Resolver::system`]) it reads `/etc/resolv.conf` and `/etc/hosts` (or the files named by
+/// `ANYSOCK_RESOLV_CONF` and `ANYSOCK_HOSTS`) on first use and again whenever they change, consults the
+/// hosts file before DNS and prefers IPv6. [`Resolver::builder`] sets everything explicitly.
+///
+/// ```
+/// use anysock_async_std::Resolver;
+///
+/// let dir = std::env::temp_dir().join(format!("anysock-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let hosts = dir.join("hosts");
+/// std::fs::write(&hosts, "127.0.0.1 db.internal\n::1 db.internal\n")?;
+/// let silent = std::net::UdpSocket::bind("127.0.0.1:0")?; // no DNS is needed for this name
+/// let resolver = Resolver::builder()
+///     .nameservers([silent.local_addr()?])
+///     .hosts_file(&hosts)
+///     .build()?;
+/// # async_io::block_on(async {
+/// let targets = resolver.resolve_sockaddr("db.internal", Some("5432"), "tcp", None, None).await?;
+/// let addrs: Vec<String> = targets.iter().map(|t| t.addr.to_string()).collect();
+/// assert_eq!(addrs, ["[::1]:5432", "127.0.0.1:5432"]);
+/// let ips = resolver.inet_aton("127.1").await?;
+/// assert_eq!(ips, ["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
+/// # Ok::<(), std::io::Error>(())
+/// # })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Resolver {
+    inner: Arc<Inner>,
+}
+
+/// Settings for a [`Resolver`].
+#[derive(Debug)]
+pub struct ResolverBuilder {
+    dns: Result<DnsSource, Error>,
+    hosts: HostsSource,
+    hosts_policy: HostsPolicy,
+    family: FamilyPreference,
+}
+
+impl ResolverBuilder {
+    /// Nameservers with their ports, with the default timeout (5 s), attempts (2) and no search list.
+    pub fn nameservers(mut self, servers: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.dns = DnsConfig::builder()
+            .nameservers(servers)
+            .build()
+            .map(DnsSource::Fixed)
+            .map_err(|e| Error::Config(e.to_string()));
+        self
+    }
+
+    /// Explicit DNS settings: nameservers with ports, search list, ndots, timeout, attempts.
+    pub fn dns_config(mut self, config: DnsConfig) -> Self {
+        self.dns = Ok(DnsSource::Fixed(config));
+        self
+    }
+
+    /// DNS settings from a resolv.conf-format file, read on first use and whenever it changes.
+    pub fn resolv_conf(mut self, path: impl Into<PathBuf>) -> Self {
+        self.dns = Ok(DnsSource::File(Watched::new(path)));
+        self
+    }
+
+    /// A hosts-format file, read on first use and whenever its modification time changes.
+    pub fn hosts_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.hosts = HostsSource::File(Watched::new(path));
+        self
+    }
+
+    /// A hosts table given as parsed data.
+    pub fn hosts(mut self, hosts: HostsFile) -> Self {
+        self.hosts = HostsSource::Fixed(Arc::new(hosts));
+        self
+    }
+
+    /// No hosts file at all.
+    pub fn no_hosts(mut self) -> Self {
+        self.hosts = HostsSource::None;
+        self
+    }
+
+    /// When the hosts file is consulted (default [`HostsPolicy::First`]; AnyEvent:
+    /// [`HostsPolicy::Fallback`]).
+    pub fn hosts_policy(mut self, policy: HostsPolicy) -> Self {
+        self.hosts_policy = policy;
+        self
+    }
+
+    /// Which address families, in which order (default [`FamilyPreference::PreferV6`]).
+    pub fn family_preference(mut self, family: FamilyPreference) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// The resolver. Fails only if explicit nameserver settings are invalid (none, or too many).
+    pub fn build(self) -> io::Result<Resolver> {
+        Ok(Resolver {
+            inner: Arc::new(Inner {
+                dns: self.dns?,
+                hosts: self.hosts,
+                hosts_policy: self.hosts_policy,
+                family: self.family,
+            }),
+        })
+    }
+}
+
+/// The `io::ErrorKind` of a resolution failure.
+pub(crate) fn resolve_error_kind(e: ResolveError) -> io::ErrorKind {
+    anysock_core::resolution::resolve_error_kind(e)
+}
+
+impl Resolver {
+    /// The system resolver, shared by the whole process: nameservers, search list and options from
+    /// `/etc/resolv.conf` (`ANYSOCK_RESOLV_CONF`), names from `/etc/hosts` (`ANYSOCK_HOSTS`), both read
+    /// on first use and again whenever they change; hosts file first, IPv6 preferred.
+    pub fn system() -> Resolver {
+        static SYSTEM: OnceLock<Resolver> = OnceLock::new();
+        SYSTEM
+            .get_or_init(|| Resolver {
+                inner: Arc::new(Inner {
+                    dns: DnsSource::File(Watched::system(ConfigFile::ResolvConf)),
+                    hosts: HostsSource::File(Watched::system(ConfigFile::Hosts)),
+                    hosts_policy: HostsPolicy::First,
+                    family: FamilyPreference::PreferV6,
+                }),
+            })
+            .clone()
+    }
+
+    /// A builder starting from the system configuration files (see [`Resolver::system`]).
+    pub fn builder() -> ResolverBuilder {
+        ResolverBuilder {
+            dns: Ok(DnsSource::File(Watched::system(ConfigFile::ResolvConf))),
+            hosts: HostsSource::File(Watched::system(ConfigFile::Hosts)),
+            hosts_policy: HostsPolicy::First,
+            family: FamilyPreference::PreferV6,
+        }
+    }
+
+    /// A resolver configured from a resolv.conf-format file (and the system hosts file).
+    pub fn from_resolv_conf(path: impl Into<PathBuf>) -> Resolver {
+        Resolver::builder()
+            .resolv_conf(path)
+            .build()
+            .expect("a file source cannot be invalid")
+    }
+
+    /// A resolver with explicit DNS settings (and the system hosts file).
+    pub fn with_dns_config(config: DnsConfig) -> Resolver {
+        Resolver::builder()
+            .dns_config(config)
+            .build()
+            .expect("a parsed configuration cannot be invalid")
+    }
+
+    /// The DNS settings in force now (for a file-backed resolver: as of the file's current version).
+    pub fn dns_config(&self) -> io::Result<DnsConfig> {
+        match &self.inner.dns {
+            DnsSource::Fixed(c) => Ok(c.clone()),
+            DnsSource::File(w) => Ok(w.get(ResolvConf::parse)?.config().clone()),
+        }
+    }
+
+    /// The family preference.
+    pub fn family_preference(&self) -> FamilyPreference {
+        self.inner.family
+    }
+
+    /// The planner configuration in force now: hosts file (re-read if changed), policies, services and
+    /// protocols databases.
+    pub(crate) fn resolve_config(
+        &self,
+        family: Option<FamilyPreference>,
+    ) -> io::Result<ResolveConfig> {
+        let mut c = ResolveConfig::new()
+            .with_hosts_policy(self.inner.hosts_policy)
+            .with_family_preference(family.unwrap_or(self.inner.family));
+        match &self.inner.hosts {
+            HostsSource::None => c = c.with_hosts_policy(HostsPolicy::Ignore),
+            HostsSource::Fixed(h) => c.hosts = Arc::clone(h),
+            HostsSource::File(w) => c.hosts = w.get(HostsFile::parse)?,
+        }
+        c.services = crate::sysdb::services();
+        c.protocols = crate::sysdb::protocols();
+        Ok(c)
+    }
+
+    /// AnyEvent's `resolve_sockaddr`: the connection targets for `node` and `service`, in the order to
+    /// try them.
+    ///
+    /// `node`: a host name, an IP literal, or `unix/`. `service`: a port, a service name (SRV is asked
+    /// first), `name=port`, or an absolute path for `unix/`; `None` for addresses only. `proto`: `tcp`,
+    /// `udp`, ... (`""`: tcp). `family`: one family only, or `None`. `socktype`: `None` derives it from
+    /// the protocol.
+    ///
+    /// Errors: `NotFound` when nothing resolves (the inner error says why), `TimedOut` when DNS did not
+    /// answer, `InvalidInput` for a bad name, service or path. Dropping the future stops the queries.
+    pub async fn resolve_sockaddr(
+        &self,
+        node: &str,
+        service: Option<&str>,
+        proto: &str,
+        family: Option<Family>,
+        socktype: Option<SockType>,
+    ) -> io::Result<Vec<Target>> {
+        let request = ResolveRequest::new(node, service)
+            .protocol(proto)
+            .family(family)
+            .socktype(socktype);
+        let config = self.resolve_config(None)?;
+        let plan = Resolve::new(request, &config, anysock_sys::random_u64())
+            .map_err(|error| Error::resolve(node, error))?;
+        let dns = self.dns_config()?;
+        let mut r = Resolution::new(plan, &dns, now(), anysock_sys::random_u64());
+        match run(&mut r, |_| {}).await {
+            Ok(()) => Ok(r.targets().unwrap_or_default()),
+            Err(e) => Err(Error::resolve(node, e).into()),
+        }
+    }
+
+    /// `inet_aton`: the addresses of `name` (an IP literal in any AnyEvent form, `localhost`, a hosts
+    /// file name or a DNS name), preferred family first. Unlike AnyEvent, the hosts file is used (B35).
+    pub async fn inet_aton(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        let config = self.resolve_config(None)?;
+        let plan = InetAton::new(name, &config).map_err(|error| Error::resolve(name, error))?;
+        let dns = self.dns_config()?;
+        let mut r = Resolution::inet_aton(plan, &dns, now(), anysock_sys::random_u64());
+        match run(&mut r, |_| {}).await {
+            Ok(()) => Ok(r.addresses().unwrap_or_default()),
+            Err(e) => Err(Error::resolve(name, e).into()),
+        }
+    }
+
+    /// Looks up records of one type: A, AAAA, SRV, TXT, PTR or CNAME (AnyEvent::DNS's record lookups).
+    /// The search list applies to names without a trailing dot. CNAME chains are followed. The hosts
+    /// file is not consulted.
+    ///
+    /// Errors: `NotFound` when the name does not exist or has no such records, `TimedOut` when no
+    /// server answered, `InvalidInput` for a malformed name; the inner error is the detailed
+    /// [`anysock_core::resolution::LookupError`] (for DNS failures, every try is listed).
+    pub async fn lookup(&self, name: &str, rtype: RecordType) -> io::Result<DnsAnswer> {
+        self.lookup_many(&[(name, rtype)])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(io::Error::other("no result")))
+    }
+
+    /// Several lookups at once, concurrently in one future; the results are in the order of the
+    /// questions.
+    pub async fn lookup_many(
+        &self,
+        questions: &[(&str, RecordType)],
+    ) -> Vec<io::Result<DnsAnswer>> {
+        let dns = match self.dns_config() {
+            Ok(c) => c,
+            Err(e) => {
+                return questions
+                    .iter()
+                    .map(|_| Err(io::Error::new(e.kind(), e.to_string())))
+                    .collect();
+            }
+        };
+        let mut results: Vec<Option<io::Result<DnsAnswer>>> =
+            questions.iter().map(|_| None).collect();
+        let mut r = Resolution::lookups(
+            questions.iter().copied(),
+            &dns,
+            now(),
+            anysock_sys::random_u64(),
+        );
+        let outcome = run(&mut r, |ev| {
+            if let ResolutionEvent::Lookup { index, result } = ev
+                && let Some(slot) = results.get_mut(index)
+            {
+                *slot = Some(result.map_err(|e| io::Error::new(e.kind(), e)));
+            }
+        })
+        .await;
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(match outcome {
+                        Err(e) => io::Error::new(resolve_error_kind(e), e),
+                        Ok(()) => io::Error::other("query ended without an outcome"),
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
+/// Runs a [`Resolution`] to its end on async-io's reactor, passing every event other than the final
+/// one to `on_event`. Dropping the future closes every DNS socket.
+async fn run(
+    r: &mut Resolution,
+    mut on_event: impl FnMut(ResolutionEvent),
+) -> Result<(), ResolveError> {
+    let mut socks: QuerySockets<QueryToken> = QuerySockets::default();
+    let mut timer = Timer::never();
+    std::future::poll_fn(|cx| {
+        loop {
+            while let Some((token, t)) = r.poll_transmit() {
+                socks.transmit(r, token, &t);
+            }
+            let mut done = None;
+            while let Some(ev) = r.poll_event() {
+                match ev {
+                    ResolutionEvent::QueryStarted(_rec) => {
+                        trace_debug!("dns {} {} {:?} started", _rec.token, _rec.name, _rec.rtype);
+                    }
+                    ResolutionEvent::QueryFinished(rec) => {
+                        trace_debug!("dns {} finished: {:?}", rec.token, rec.result);
+                        socks.close(rec.token);
+                    }
+                    ResolutionEvent::Done(result) => done = Some(result),
+                    // Never cancelled here (dropping the future is how a resolution stops).
+                    ResolutionEvent::Cancelled => done = Some(Err(ResolveError::NotFound)),
+                    ev => on_event(ev),
+                }
+            }
+            if let Some(result) = done {
+                return Poll::Ready(result);
+            }
+            let mut progressed = socks.poll_io(r, cx);
+            let t = now();
+            if r.poll_timeout().is_some_and(|d| d <= t) {
+                r.handle_timeout(t);
+                progressed = true;
+            }
+            if progressed {
+                continue;
+            }
+            match r.poll_timeout() {
+                Some(d) => {
+                    timer.set_at(d);
+                    if Pin::new(&mut timer).poll(cx).is_ready() {
+                        continue;
+                    }
+                }
+                None => timer = Timer::never(),
+            }
+            return Poll::Pending;
+        }
+    })
+    .await
+}
