@@ -25,7 +25,7 @@ use crate::stream::Stream;
 
 /// The prepare hook: called with each attempt's socket (created, non-blocking, not yet connecting) and
 /// its target. It may bind a local address or set options, and returns that attempt's own timeout
-/// (`None`: no timeout of its own), like AnyEvent's `$prepare_cb`. An error fails that attempt (the
+/// (`None` or zero: no timeout of its own), like AnyEvent's `$prepare_cb`. An error fails that attempt (the
 /// next target is tried).
 pub type PrepareHook = Arc<dyn Fn(&Socket, &Target) -> io::Result<Option<Duration>> + Send + Sync>;
 
@@ -474,7 +474,8 @@ impl<'c> Driver<'c> {
         };
         let own_timeout = match self.connector.prepare.as_ref().map(|p| p(&sock, &target)) {
             None => None,
-            Some(Ok(timeout)) => timeout,
+            // AnyEvent: a timeout of 0 means none.
+            Some(Ok(timeout)) => timeout.filter(|d| !d.is_zero()),
             Some(Err(e)) => return self.machine.handle_attempt(t, id, Err(e.kind())),
         };
         match anysock_sys::start_connect(&sock, &target.addr) {

@@ -388,6 +388,25 @@ impl Resolver {
     /// Errors: `NotFound` when the name does not exist or has no such records, `TimedOut` when no
     /// server answered, `InvalidInput` for a malformed name; the inner error is the detailed
     /// [`anysock_core::dns::DnsError`] with every try.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use anysock_blocking::Resolver;
+    /// use anysock_core::dns::RecordType;
+    /// use anysock_core::resolv_conf::DnsConfig;
+    ///
+    /// // A nameserver on a loopback port where nobody answers: the lookup times out.
+    /// let silent = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let config = DnsConfig::builder()
+    ///     .nameserver(silent.local_addr()?)
+    ///     .timeout(Duration::from_millis(50))
+    ///     .attempts(1)
+    ///     .build()
+    ///     .unwrap();
+    /// let err = Resolver::with_dns_config(config).lookup("example.test.", RecordType::A).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn lookup(&self, name: &str, rtype: RecordType) -> io::Result<DnsAnswer> {
         self.lookup_many(&[(name, rtype)])
             .pop()

@@ -122,6 +122,16 @@ fn prepare_hook_timeout_applies_per_attempt() {
 }
 
 #[test]
+fn prepare_hook_zero_timeout_means_none() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = Connector::new()
+        .prepare(|_, _| Ok(Some(Duration::ZERO)))
+        .connect_addrs([l.local_addr().unwrap()])
+        .unwrap();
+    assert_eq!(c.attempts[0].outcome, Some(AttemptOutcome::Connected));
+}
+
+#[test]
 fn all_refused_lists_every_attempt() {
     let mut addrs = vec![closed_port("127.0.0.1"), closed_port("127.0.0.1")];
     if anysock_sys::ipv6_available() {
