@@ -263,7 +263,7 @@ impl Resolver {
         let dns = self.dns_config()?;
         let mut r = Resolution::new(plan, &dns, now(), anysock_sys::random_u64());
         match run(&mut r, |_| {}).await {
-            Ok(()) => Ok(r.targets().unwrap_or_default()),
+            Ok(()) => Ok(r.targets()),
             Err(e) => Err(Error::resolve(node, e).into()),
         }
     }
@@ -276,7 +276,7 @@ impl Resolver {
         let dns = self.dns_config()?;
         let mut r = Resolution::inet_aton(plan, &dns, now(), anysock_sys::random_u64());
         match run(&mut r, |_| {}).await {
-            Ok(()) => Ok(r.addresses().unwrap_or_default()),
+            Ok(()) => Ok(r.addresses()),
             Err(e) => Err(Error::resolve(name, e).into()),
         }
     }

@@ -398,24 +398,6 @@ impl Resolution {
         self.running.iter().map(|r| r.token)
     }
 
-    /// A `resolve_sockaddr` planner's targets so far, in final order ([`Resolve::targets`]; the
-    /// [`ResolutionEvent::Targets`] batches come in arrival order); `None` for other planners.
-    pub fn targets(&self) -> Option<Vec<Target>> {
-        match &self.planner {
-            Planner::Resolve(p) => Some(p.targets()),
-            _ => None,
-        }
-    }
-
-    /// An `inet_aton` planner's addresses so far, preferred family first ([`InetAton::addresses`]);
-    /// `None` for other planners.
-    pub fn addresses(&self) -> Option<Vec<IpAddr>> {
-        match &self.planner {
-            Planner::Aton(p) => Some(p.addresses()),
-            _ => None,
-        }
-    }
-
     // ----- internals -----
 
     fn index_of(&self, token: QueryToken) -> Option<usize> {
