@@ -103,9 +103,14 @@ pub struct FullQueueListener {
 impl FullQueueListener {
     /// Binds `[::1]:0`, listens with backlog 0 and fills the queue.
     pub fn v6() -> io::Result<FullQueueListener> {
+        FullQueueListener::v6_on(0)
+    }
+
+    /// Binds `[::1]:port` (0: any), listens with backlog 0 and fills the queue.
+    pub fn v6_on(port: u16) -> io::Result<FullQueueListener> {
         use socket2::{Domain, Socket, Type};
         let listener = Socket::new(Domain::IPV6, Type::STREAM, None)?;
-        listener.bind(&SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)).into())?;
+        listener.bind(&SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)).into())?;
         listener.listen(0)?;
         let addr = listener
             .local_addr()?
@@ -428,6 +433,85 @@ fn tcp_reply(behavior: Behavior, q: &[u8]) -> Vec<u8> {
         _ => out.extend_from_slice(&msg),
     }
     out
+}
+
+/// A loopback TCP listener with a deep backlog (4096, capped by `somaxconn`) whose accepted
+/// connections are kept open by a thread until it is dropped: a peer that never refuses a SYN.
+#[derive(Debug)]
+pub struct Sink {
+    /// The listener's address.
+    pub addr: SocketAddr,
+    /// Connections accepted so far.
+    pub accepted: Arc<AtomicU32>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Sink {
+    /// Listens on `addr` (port 0: any).
+    pub fn bind(addr: SocketAddr) -> io::Result<Sink> {
+        use socket2::{Domain, Socket, Type};
+        let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        s.set_reuse_address(true)?;
+        s.bind(&addr.into())?;
+        s.listen(4096)?;
+        s.set_nonblocking(true)?;
+        let addr = s
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::other("not inet"))?;
+        let listener: TcpListener = s.into();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicU32::new(0));
+        let (st, acc) = (Arc::clone(&stop), Arc::clone(&accepted));
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !st.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((c, _)) => {
+                        acc.fetch_add(1, Ordering::SeqCst);
+                        held.push(c);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Ok(Sink {
+            addr,
+            accepted,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A working `127.0.0.1:P` listener and an unresponsive `[::1]:P` on the same port `P`.
+pub fn dual_family_same_port() -> (Sink, FullQueueListener) {
+    for _ in 0..100 {
+        let Ok(v4) = Sink::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))) else {
+            continue;
+        };
+        if let Ok(v6) = FullQueueListener::v6_on(v4.addr.port()) {
+            return (v4, v6);
+        }
+    }
+    panic!("no port free on both 127.0.0.1 and ::1");
+}
+
+/// Writes a hosts file into the temp directory and returns its path.
+pub fn write_hosts(tag: &str, lines: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("anysock-tests-{}-{tag}.hosts", std::process::id()));
+    std::fs::write(&p, lines).expect("write hosts file");
+    p
 }
 
 /// A small deterministic generator for cancellation points (xorshift64*).
