@@ -435,8 +435,8 @@ fn tcp_reply(behavior: Behavior, q: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A loopback TCP listener with a deep backlog (4096, capped by `somaxconn`) whose accepted
-/// connections are kept open by a thread until it is dropped: a peer that never refuses a SYN.
+/// A loopback TCP listener with a deep backlog (4096, capped by `somaxconn`) whose thread accepts
+/// and closes every connection: a peer that never refuses a SYN and holds no descriptor.
 #[derive(Debug)]
 pub struct Sink {
     /// The listener's address.
@@ -465,12 +465,11 @@ impl Sink {
         let accepted = Arc::new(AtomicU32::new(0));
         let (st, acc) = (Arc::clone(&stop), Arc::clone(&accepted));
         let thread = std::thread::spawn(move || {
-            let mut held = Vec::new();
             while !st.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((c, _)) => {
                         acc.fetch_add(1, Ordering::SeqCst);
-                        held.push(c);
+                        drop(c);
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
