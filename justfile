@@ -46,9 +46,11 @@ fuzz SECONDS="60":
     done
     exit $failed
 
-# Every criterion benchmark, then one table of ratios against the peers.
-bench:
-    cargo bench --workspace -- --warm-up-time 1 --measurement-time 3
+# Every criterion benchmark, then one table (docs/performance.md) pairing each anysock median with
+# its peer's median on the same input in the same run. WARMUP/MEASURE are seconds per benchmark.
+bench WARMUP="1" MEASURE="3":
+    cargo bench --workspace -- --warm-up-time {{WARMUP}} --measurement-time {{MEASURE}}
+    cargo run -q -p anysock-tests --bin bench_report
 
 # API docs.
 doc:

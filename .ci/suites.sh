@@ -3,6 +3,7 @@
 BUILD_SETS=(
   "--workspace --all-targets"
   "-p anysock-core --tests --features perl-differential"
+  "-p anysock-tests --tests --features heavy"
 )
 
 run_suites() {
@@ -10,4 +11,6 @@ run_suites() {
   cargo test --workspace --offline
   echo "--- suite: differential against the real AnyEvent::Socket (Perl)"
   cargo test -p anysock-core --offline --features perl-differential --test differential_perl
+  echo "--- suite: reliability (load, DNS/connect/server faults, leaks) across all three adapters"
+  cargo test -p anysock-tests --offline --features heavy --tests -- --nocapture
 }
