@@ -49,7 +49,7 @@ fuzz SECONDS="60":
 # Every criterion benchmark, then one table (docs/performance.md) pairing each anysock median with
 # its peer's median on the same input in the same run. WARMUP/MEASURE are seconds per benchmark.
 bench WARMUP="1" MEASURE="3":
-    cargo bench --workspace -- --warm-up-time {{WARMUP}} --measurement-time {{MEASURE}}
+    cargo bench --workspace --bench '*' -- --warm-up-time {{WARMUP}} --measurement-time {{MEASURE}}
     cargo run -q -p anysock-tests --bin bench_report
 
 # API docs.
