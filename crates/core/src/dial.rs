@@ -308,7 +308,8 @@ impl Dial {
         let targets: Vec<Target> = targets.into_iter().collect();
         if let Some(first) = targets.first() {
             // One batch: every target is known at once, so the race sorts them all together.
-            d.queue_targets(first.family(), targets);
+            let lone = targets.len() == 1;
+            d.queue_targets(first.family(), targets, lone);
         }
         d.pending.push_back(Pending::Done(Ok(())));
         d.pump(now);
@@ -459,10 +460,14 @@ impl Dial {
 
     // ----- internals -----
 
-    fn queue_targets(&mut self, family: Family, targets: Vec<Target>) {
+    /// Queues a batch of targets; `lone` says it is the only target there will ever be (nothing to
+    /// sort, so no source question).
+    fn queue_targets(&mut self, family: Family, targets: Vec<Target>, lone: bool) {
         let batch = SourceBatch(self.next_batch);
         self.next_batch = self.next_batch.wrapping_add(1);
-        let ask = self.source_lookup && targets.iter().any(|t| matches!(t.addr, SockAddr::Inet(_)));
+        let ask = self.source_lookup
+            && !lone
+            && targets.iter().any(|t| matches!(t.addr, SockAddr::Inet(_)));
         if ask {
             self.outputs.push_back(DialOutput::NeedSources {
                 batch,
@@ -512,9 +517,13 @@ impl Dial {
                 _ => {}
             }
         }
+        // A single target that arrives together with the end of resolution (an IP literal, a
+        // one-address hosts entry) is the whole list: there is nothing to sort.
+        let lone = self.next_batch == 0
+            && matches!(found.as_slice(), [Ok((_, t)), Err(_)] if t.len() == 1);
         for f in found {
             match f {
-                Ok((family, targets)) => self.queue_targets(family, targets),
+                Ok((family, targets)) => self.queue_targets(family, targets, lone),
                 Err(result) => self.pending.push_back(Pending::Done(result)),
             }
         }
@@ -661,6 +670,21 @@ mod tests {
             .collect();
         // IPv6 is unreachable by its source: RFC 6724 rule 1 puts IPv4 first.
         assert_eq!(started, [tcp("198.51.100.1:80")]);
+    }
+
+    #[test]
+    fn a_lone_target_needs_no_source() {
+        let now = t0();
+        let mut d = Dial::with_targets([tcp("198.51.100.1:80")], DialConfig::new(), now);
+        let out = drain(&mut d);
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, DialOutput::NeedSources { .. }))
+        );
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, DialOutput::StartAttempt { .. }))
+        );
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub use connect::{
     AttemptId, AttemptOutcome, AttemptRecord, Connect, ConnectConfig, ConnectError, FailReason,
     Mode, Step,
 };
+pub use dial::{Dial, DialConfig, DialError, DialOutput, SourceBatch, TraceEvent};
 pub use dns::{DnsEvent, DnsQuery};
 pub use format::{
     AddrText, BufferTooSmall, format_address, format_ipv4, format_ipv6, write_address, write_ipv4,
@@ -60,6 +61,7 @@ pub use hostport::{
 };
 pub use hosts::{HostsEntry, HostsFile, HostsWarning, HostsWarningKind};
 pub use protocol::{Protocol, ProtocolDb, getprotobyname};
+pub use resolution::{LookupError, QueryRecord, QueryToken, Resolution, ResolutionEvent};
 pub use resolv_conf::{DnsConfig, ResolvConf};
 pub use resolve::{
     FamilyPreference, HostsPolicy, InetAton, InetAtonEvent, Query, QueryFailure, QueryId,

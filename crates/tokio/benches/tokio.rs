@@ -1,1 +1,220 @@
-fn main() {}
+//! The tokio adapter against plain tokio, in one run (ratios are what matter):
+//! - connect to 127.0.0.1:port: `anysock_tokio::tcp_connect` (planner + Dial machine) and
+//!   `Connector::connect_addrs` vs `tokio::net::TcpStream::connect` (target <= 1.1x);
+//! - IPv6 unresponsive (full accept queue on [::1]:P), IPv4 working (127.0.0.1:P): anysock by name
+//!   (hosts file) vs `TcpStream::connect` over the same two addresses in resolver order, capped at
+//!   3 s (target: within 30 ms of the 250 ms attempt delay);
+//! - accept loop: 200 connections per iteration (100 concurrent clients twice) to `tcp_server` vs a
+//!   hand-written tokio accept loop (target >= 0.95x the connections per second).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anysock_core::{Family, SockAddr, SockType};
+use anysock_tokio::{Connector, Resolver};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A loopback listener that accepts and drops connections, on the runtime.
+fn drop_server(rt: &Runtime) -> SocketAddr {
+    rt.block_on(async {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                drop(s);
+            }
+        });
+        addr
+    })
+}
+
+fn connect_loopback(c: &mut Criterion) {
+    let rt = runtime();
+    let addr = drop_server(&rt);
+    let port = addr.port().to_string();
+    let connector = Connector::new();
+    let mut g = c.benchmark_group("connect_127.0.0.1");
+    // Short runs: every connect leaves a TIME_WAIT socket, and the kernel's ephemeral port search
+    // slows as they pile up, which penalises whichever variant runs last. tokio's own connect runs
+    // last here, so the comparison does not favour anysock.
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(2));
+    g.bench_function("anysock tcp_connect(literal)", |b| {
+        b.to_async(&rt).iter(|| async {
+            anysock_tokio::tcp_connect("127.0.0.1", &port)
+                .await
+                .unwrap()
+        });
+    });
+    g.bench_function("anysock Connector::connect_addrs", |b| {
+        b.to_async(&rt)
+            .iter(|| async { connector.connect_addrs([addr]).await.unwrap() });
+    });
+    g.bench_function("tokio TcpStream::connect", |b| {
+        b.to_async(&rt)
+            .iter(|| async { TcpStream::connect(addr).await.unwrap() });
+    });
+    g.finish();
+}
+
+/// [::1]:P with a full accept queue and a working 127.0.0.1:P.
+fn blackhole_pair() -> Option<(
+    anysock_sys::Listener,
+    Vec<anysock_sys::socket2::Socket>,
+    std::net::TcpListener,
+)> {
+    if !anysock_sys::ipv6_available() {
+        return None;
+    }
+    for _ in 0..20 {
+        let hole = anysock_sys::listen(
+            &SockAddr::Inet("[::1]:0".parse().unwrap()),
+            SockType::Stream,
+            0,
+        )
+        .ok()?;
+        let addr = hole.local_addr();
+        let Ok(v4) = std::net::TcpListener::bind(("127.0.0.1", addr.as_inet().unwrap().port()))
+        else {
+            continue;
+        };
+        let pending: Vec<_> = (0..4)
+            .map(|_| {
+                let s = anysock_sys::new_socket(Family::V6, SockType::Stream, 6).unwrap();
+                let _ = anysock_sys::start_connect(&s, &addr);
+                s
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        return Some((hole, pending, v4));
+    }
+    None
+}
+
+fn happy_eyeballs(c: &mut Criterion) {
+    let Some((hole, _pending, v4)) = blackhole_pair() else {
+        eprintln!("no IPv6 loopback: happy eyeballs bench skipped");
+        return;
+    };
+    let rt = runtime();
+    let port = hole.local_addr().as_inet().unwrap().port();
+    // Accept and drop on the IPv4 listener so its queue never fills.
+    v4.set_nonblocking(true).unwrap();
+    rt.spawn(async move {
+        let l = TcpListener::from_std(v4).unwrap();
+        while let Ok((s, _)) = l.accept().await {
+            drop(s);
+        }
+    });
+    let dir = std::env::temp_dir().join(format!("anysock-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "::1 dual.bench\n127.0.0.1 dual.bench\n").unwrap();
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let resolver = Resolver::builder()
+        .nameservers([silent.local_addr().unwrap()])
+        .hosts_file(&hosts)
+        .build()
+        .unwrap();
+    let connector = Connector::new().resolver(resolver);
+    let port_s = port.to_string();
+    let both: [SocketAddr; 2] = [
+        format!("[::1]:{port}").parse().unwrap(),
+        format!("127.0.0.1:{port}").parse().unwrap(),
+    ];
+    let mut g = c.benchmark_group("v6_blackholed_v4_working");
+    g.sample_size(10);
+    g.sampling_mode(SamplingMode::Flat);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("anysock tcp_connect(name) happy eyeballs", |b| {
+        b.to_async(&rt).iter(|| async {
+            let c = connector.connect("dual.bench", &port_s).await.unwrap();
+            assert_eq!(c.target.family(), Family::V4);
+        });
+    });
+    g.measurement_time(Duration::from_secs(31));
+    g.bench_function(
+        "tokio TcpStream::connect([::1, 127.0.0.1]) capped 3s",
+        |b| {
+            b.to_async(&rt).iter(|| async {
+                // Sequential: the first address hangs until the cap.
+                let _ = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(&both[..]))
+                    .await;
+            });
+        },
+    );
+    g.finish();
+}
+
+const CONNS: usize = 200;
+
+async fn hammer(addr: SocketAddr) {
+    for _ in 0..CONNS / 100 {
+        let mut tasks = Vec::with_capacity(100);
+        for _ in 0..100 {
+            tasks.push(tokio::spawn(async move {
+                let mut s = TcpStream::connect(addr).await.unwrap();
+                let mut b = [0u8; 1];
+                // The server drops the connection: read until EOF.
+                let _ = s.read(&mut b).await;
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+}
+
+fn accept_loop(c: &mut Criterion) {
+    let rt = runtime();
+    let server = rt.block_on(async {
+        anysock_tokio::Bind::new(Some("127.0.0.1"), "0")
+            .prepare(|_, _| Some(1024))
+            .serve(|s, _| async move { drop(s) })
+            .unwrap()
+    });
+    let anysock_addr = server.local_addr().as_inet().unwrap();
+    let plain_addr = rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let l = sock.listen(1024).unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                match l.accept().await {
+                    Ok((s, _)) => {
+                        tokio::spawn(async move { drop(s) });
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+        });
+        addr
+    });
+    let mut g = c.benchmark_group("accept_loop");
+    g.throughput(Throughput::Elements(CONNS as u64));
+    g.sample_size(20);
+    g.bench_function("hand-written tokio accept loop", |b| {
+        b.to_async(&rt).iter(|| hammer(plain_addr));
+    });
+    g.bench_function("anysock tcp_server", |b| {
+        b.to_async(&rt).iter(|| hammer(anysock_addr));
+    });
+    g.finish();
+    drop(server);
+}
+
+criterion_group!(benches, connect_loopback, happy_eyeballs, accept_loop);
+criterion_main!(benches);

@@ -14,6 +14,7 @@ use anysock_core::connect::{AttemptId, AttemptRecord, ConnectConfig, Mode};
 use anysock_core::dial::{Dial, DialConfig, DialOutput, TraceEvent};
 use anysock_core::resolution::QueryRecord;
 use anysock_core::rfc6724::Source;
+use anysock_core::rng::SplitMix64;
 use anysock_core::{Family, FamilyPreference, Resolve, ResolveRequest, SockAddr, SockType, Target};
 use anysock_sys::ConnectProgress;
 use anysock_sys::socket2::Socket;
@@ -198,20 +199,16 @@ impl Connector {
     pub async fn connect(&self, host: &str, service: &str) -> io::Result<Connection> {
         let resolver = self.resolver.clone().unwrap_or_else(Resolver::system);
         let config = resolver.resolve_config(self.family)?;
+        // One OS seed, split: the planner's SRV draws and the DNS machines' ids.
+        let mut rng = SplitMix64::new(anysock_sys::random_u64());
         let plan = Resolve::new(
             ResolveRequest::new(host, Some(service)),
             &config,
-            anysock_sys::random_u64(),
+            rng.next_u64(),
         )
         .map_err(|e| Error::resolve(host, e))?;
         let dns_config = resolver.dns_config()?;
-        let dial = Dial::new(
-            plan,
-            &dns_config,
-            self.dial_config(),
-            now(),
-            anysock_sys::random_u64(),
-        );
+        let dial = Dial::new(plan, &dns_config, self.dial_config(), now(), rng.next_u64());
         self.run(dial, host).await
     }
 
@@ -399,15 +396,14 @@ impl Driver<'_> {
             Ok(p) => p,
             Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };
-        let registered = sock.set_nonblocking(true).and_then(|()| {
-            if target.family() == Family::Unix {
-                let s: std::os::unix::net::UnixStream = sock.into();
-                UnixStream::from_std(s).map(AttemptSock::Unix)
-            } else {
-                let s: std::net::TcpStream = sock.into();
-                TcpStream::from_std(s).map(AttemptSock::Tcp)
-            }
-        });
+        // anysock-sys sockets are already non-blocking, as tokio needs.
+        let registered = if target.family() == Family::Unix {
+            let s: std::os::unix::net::UnixStream = sock.into();
+            UnixStream::from_std(s).map(AttemptSock::Unix)
+        } else {
+            let s: std::net::TcpStream = sock.into();
+            TcpStream::from_std(s).map(AttemptSock::Tcp)
+        };
         let sock = match registered {
             Ok(s) => s,
             Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),

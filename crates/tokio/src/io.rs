@@ -14,6 +14,7 @@ use anysock_core::dns::{Transmit, Transport};
 use anysock_core::resolution::{QueryToken, Resolution};
 use anysock_core::{Family, SockAddr, SockType};
 use anysock_sys::ConnectProgress;
+use anysock_sys::socket2;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Sleep;
@@ -120,8 +121,10 @@ impl DnsIo {
                     return;
                 }
                 if let Some(u) = slot.as_ref() {
-                    // WouldBlock or an error: the try times out in the machine.
-                    let _ = u.try_send_to(&t.payload, t.to);
+                    // Straight to the kernel: tokio's `try_send_to` refuses (WouldBlock) until the
+                    // reactor has seen the new socket writable, which would drop the first query.
+                    // WouldBlock (a full buffer) or an error: the try times out in the machine.
+                    let _ = socket2::SockRef::from(u).send_to(&t.payload, &t.to.into());
                 }
             }
             _ => match start_tcp(t.to) {

@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use anysock_core::dns::{DnsAnswer, RecordType};
 use anysock_core::resolution::{Resolution, ResolutionEvent};
 use anysock_core::resolv_conf::DnsConfig;
+use anysock_core::rng::SplitMix64;
 use anysock_core::{
     Family, FamilyPreference, HostsFile, HostsPolicy, InetAton, ResolvConf, Resolve, ResolveConfig,
     ResolveError, ResolveRequest, SockType, Target,
@@ -250,9 +251,11 @@ impl Resolver {
             .family(family)
             .socktype(socktype);
         let config = self.resolve_config(None)?;
-        let plan = Resolve::new(request, &config, anysock_sys::random_u64())
+        // One OS seed, split: the planner's SRV draws and the DNS machines' ids.
+        let mut rng = SplitMix64::new(anysock_sys::random_u64());
+        let plan = Resolve::new(request, &config, rng.next_u64())
             .map_err(|error| Error::resolve(node, error))?;
-        let r = Resolution::new(plan, &self.dns_config()?, now(), anysock_sys::random_u64());
+        let r = Resolution::new(plan, &self.dns_config()?, now(), rng.next_u64());
         let (r, _, result) = run(r).await;
         result.map_err(|e| Error::resolve(node, e))?;
         Ok(r.targets())

@@ -12,7 +12,6 @@ use anysock_core::{SockAddr, SockType};
 use anysock_sys::socket2::Socket;
 use anysock_sys::{DEFAULT_BACKLOG, UnixPathOwner};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
@@ -233,7 +232,6 @@ impl BoundListener {
 #[derive(Debug)]
 pub struct Server {
     local: SockAddr,
-    stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     errors: Arc<AtomicU64>,
     accepted: Arc<AtomicU64>,
@@ -245,7 +243,6 @@ impl Server {
         H: Fn(Stream, Peer) -> F + Send + Sync + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
-        let (stop, mut stopped) = watch::channel(false);
         let errors = Arc::new(AtomicU64::new(0));
         let accepted = Arc::new(AtomicU64::new(0));
         let local = listener.local_addr();
@@ -253,12 +250,8 @@ impl Server {
         let task = tokio::spawn(async move {
             let mut backoff = MIN_BACKOFF;
             loop {
-                let r = tokio::select! {
-                    biased;
-                    _ = stopped.changed() => break,
-                    r = listener.accept() => r,
-                };
-                match r {
+                // Stopping aborts this task at an await point; the listener is dropped with it.
+                match listener.accept().await {
                     Ok((s, peer)) => {
                         backoff = MIN_BACKOFF;
                         a2.fetch_add(1, Ordering::Relaxed);
@@ -272,20 +265,14 @@ impl Server {
                         if let Some(h) = hook.as_mut() {
                             h(&e);
                         }
-                        tokio::select! {
-                            biased;
-                            _ = stopped.changed() => break,
-                            () = tokio::time::sleep(backoff) => {}
-                        }
+                        tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
                 }
             }
-            drop(listener);
         });
         Server {
             local,
-            stop,
             task: Some(task),
             errors,
             accepted,
@@ -310,9 +297,10 @@ impl Server {
     /// Stops accepting and waits until the listener is closed (and a unix socket path removed).
     /// Connections already handed to the handler are not touched.
     pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
         if let Some(t) = self.task.take() {
-            // A panicking accept-error hook ended the task already.
+            t.abort();
+            // Resolves once the task's future (and with it the listener) has been dropped; a
+            // panicking accept-error hook ended the task already.
             let _ = t.await;
         }
     }
@@ -320,10 +308,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.stop.send(true);
         if let Some(t) = self.task.take() {
-            // Not awaited: the task sees the signal (or the abort) at its next poll and drops the
-            // listener; abort also covers a runtime that is shutting down.
+            // Not awaited: the runtime drops the task's future (and the listener, and removes a
+            // unix socket path) right after, without waiting for a connection.
             t.abort();
         }
     }

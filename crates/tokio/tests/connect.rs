@@ -292,3 +292,93 @@ async fn a_thousand_concurrent_connects_all_succeed() {
     assert_eq!(ok, 1000);
     assert_eq!(server.accepted(), 1000);
 }
+
+/// [::1]:P with a full accept queue, and a working 127.0.0.1:P (the same port).
+#[allow(clippy::type_complexity)]
+fn blackhole_pair() -> Option<(anysock_sys::Listener, Vec<Socket>, std::net::TcpListener)> {
+    if !anysock_sys::ipv6_available() {
+        return None;
+    }
+    for _ in 0..20 {
+        let hole = anysock_sys::listen(
+            &SockAddr::Inet("[::1]:0".parse().unwrap()),
+            SockType::Stream,
+            0,
+        )
+        .ok()?;
+        let addr = hole.local_addr();
+        let Ok(v4) = std::net::TcpListener::bind(("127.0.0.1", addr.as_inet().unwrap().port()))
+        else {
+            continue;
+        };
+        let pending: Vec<_> = (0..4)
+            .map(|_| {
+                let s =
+                    anysock_sys::new_socket(anysock_core::Family::V6, SockType::Stream, 6).unwrap();
+                let _ = anysock_sys::start_connect(&s, &addr);
+                s
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        return Some((hole, pending, v4));
+    }
+    None
+}
+
+#[tokio::test]
+async fn happy_eyeballs_by_name_connects_over_ipv4_in_about_the_attempt_delay() {
+    let Some((hole, _pending, _v4)) = blackhole_pair() else {
+        eprintln!("no IPv6 loopback: skipped");
+        return;
+    };
+    let port = hole.local_addr().as_inet().unwrap().port().to_string();
+    let d = common::tempdir("he-by-name");
+    let hosts = d.join("hosts");
+    std::fs::write(&hosts, "::1 dual.internal\n127.0.0.1 dual.internal\n").unwrap();
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let r = anysock_tokio::Resolver::builder()
+        .nameservers([silent.local_addr().unwrap()])
+        .hosts_file(&hosts)
+        .build()
+        .unwrap();
+    let t0 = clock();
+    let c = Connector::new()
+        .resolver(r)
+        .connect("dual.internal", &port)
+        .await
+        .unwrap();
+    let took = t0.elapsed();
+    assert_eq!(c.target.family(), anysock_core::Family::V4);
+    assert_eq!(c.attempts.len(), 2);
+    assert_eq!(c.attempts[0].target.family(), anysock_core::Family::V6);
+    assert_eq!(c.attempts[0].outcome, Some(AttemptOutcome::Cancelled));
+    let gap = c.attempts[1].started - c.attempts[0].started;
+    assert!(gap >= Duration::from_millis(250), "attempt delay: {gap:?}");
+    // About the attempt delay: 250 ms plus a loopback connect, with generous slack for a busy CI.
+    assert!(took < Duration::from_millis(750), "{took:?}");
+    assert!(c.queries.is_empty(), "a hosts-file name needs no DNS");
+}
+
+#[tokio::test]
+async fn overall_timeout_ends_a_hanging_connect() {
+    let Some(bh) = blackhole_v6() else { return };
+    let t0 = clock();
+    let e = Connector::new()
+        .timeout(Duration::from_millis(200))
+        .connect_addrs([bh.addr])
+        .await
+        .unwrap_err();
+    let took = t0.elapsed();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_millis(800),
+        "{took:?}"
+    );
+    match e.get_ref().unwrap().downcast_ref::<Error>().unwrap() {
+        Error::Connect { error, .. } => {
+            assert_eq!(error.connect.reason, FailReason::TimedOut);
+            assert_eq!(error.connect.attempts.len(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
+}

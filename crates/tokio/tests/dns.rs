@@ -259,3 +259,84 @@ async fn connect_by_dns_name_and_nxdomain_names_the_resolution_error() {
     assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
     assert!(e.to_string().contains("host not found"), "{e}");
 }
+
+#[tokio::test]
+async fn anyevent_hosts_policy_and_v4_only() {
+    let d = common::tempdir("policy");
+    let p = d.join("hosts");
+    std::fs::write(&p, "127.0.0.1 both.internal\n::1 both.internal\n").unwrap();
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let r = Resolver::builder()
+        .dns_config(
+            DnsConfig::builder()
+                .nameserver(silent.local_addr().unwrap())
+                .timeout(Duration::from_millis(50))
+                .attempts(1)
+                .build()
+                .unwrap(),
+        )
+        .hosts_file(&p)
+        .hosts_policy(anysock_core::HostsPolicy::Fallback)
+        .family_preference(FamilyPreference::V4Only)
+        .build()
+        .unwrap();
+    // DNS times out, then the hosts file is used (AnyEvent's order), IPv4 only.
+    let t = r
+        .resolve_sockaddr("both.internal", Some("80"), "tcp", None, None)
+        .await
+        .unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].addr.to_string(), "127.0.0.1:80");
+}
+
+#[tokio::test]
+async fn resolv_conf_file_is_read_and_reloaded() {
+    let srv = DnsServer::start(zone(), 16);
+    let d = common::tempdir("resolvconf");
+    let p = d.join("resolv.conf");
+    std::fs::write(
+        &p,
+        format!(
+            "nameserver {}\nsearch test\noptions timeout:1 attempts:1\n",
+            srv.addr.ip()
+        ),
+    )
+    .unwrap();
+    let r = Resolver::from_resolv_conf(&p);
+    assert_eq!(r.dns_config().unwrap().search(), ["test"]);
+    std::fs::write(&p, "nameserver 127.0.0.1\nsearch example\n").unwrap();
+    let f = std::fs::File::options().write(true).open(&p).unwrap();
+    f.set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(r.dns_config().unwrap().search(), ["example"]);
+}
+
+#[tokio::test]
+async fn first_query_goes_out_at_once() {
+    // With a 5 s try timeout, an answer in well under a second proves the first datagram of every
+    // query was sent (not lost and retried after the timeout).
+    let srv = DnsServer::start(zone(), 16);
+    let r = Resolver::builder()
+        .dns_config(
+            DnsConfig::builder()
+                .nameserver(srv.addr)
+                .timeout(Duration::from_secs(5))
+                .attempts(2)
+                .build()
+                .unwrap(),
+        )
+        .no_hosts()
+        .build()
+        .unwrap();
+    #[allow(clippy::disallowed_methods)]
+    let t0 = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(r.inet_aton("www.test.").await.unwrap().len(), 3);
+    }
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert_eq!(
+        srv.udp_queries.load(Ordering::SeqCst),
+        10,
+        "one datagram per query, no retry"
+    );
+}

@@ -136,3 +136,41 @@ async fn bind_prepare_hook_sees_the_socket_and_sets_the_backlog() {
     assert_eq!(SockAddr::Inet(sa), addr);
     assert_eq!(addr, l.local_addr());
 }
+
+#[tokio::test]
+async fn dual_stack_default_host_reports_ipv4_peers_as_ipv4() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = anysock_tokio::tcp_server(None, "0", move |_, peer| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(peer.host);
+        }
+    })
+    .unwrap();
+    let port = port_of(server.local_addr());
+    let _c = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    assert_eq!(rx.recv().await.unwrap(), "127.0.0.1");
+    if anysock_sys::ipv6_available() {
+        assert!(server.local_addr().as_inet().unwrap().is_ipv6());
+        let _c6 = TcpStream::connect(("::1", port)).await.unwrap();
+        assert_eq!(rx.recv().await.unwrap(), "::1");
+    }
+}
+
+#[tokio::test]
+async fn abstract_unix_server() {
+    let name = format!("\0anysock-tokio-{}", std::process::id());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = anysock_tokio::tcp_server(Some("unix/"), &name, move |_, peer| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(peer.host);
+        }
+    })
+    .unwrap();
+    assert!(server.local_addr().as_unix().unwrap().is_abstract());
+    use std::os::linux::net::SocketAddrExt;
+    let sa = std::os::unix::net::SocketAddr::from_abstract_name(&name.as_bytes()[1..]).unwrap();
+    let _c = std::os::unix::net::UnixStream::connect_addr(&sa).unwrap();
+    assert_eq!(rx.recv().await.unwrap(), "unix/");
+}
