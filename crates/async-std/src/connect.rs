@@ -1,5 +1,5 @@
-//! `tcp_connect` and the [`Connector`] builder: the core's resolve planner, DNS machines and Happy
-//! Eyeballs connect machine, driven together inside one future on async-io's reactor.
+//! `tcp_connect` and the [`Connector`] builder: the core's [`Dial`] machine (resolve planner, DNS
+//! machines and Happy Eyeballs connect machine joined), driven inside one future on async-io's reactor.
 
 use std::fmt;
 use std::future::Future;
@@ -209,7 +209,7 @@ impl Connector {
     /// Errors carry an [`Error`] inside: `NotFound` for a name that does not resolve, `TimedOut`,
     /// `ConnectionRefused` (the last attempt's error), `InvalidInput` for a malformed host or service.
     pub fn connect(&self, host: &str, service: &str) -> Connect {
-        Connect::start(self, Some(host), |dial_config| {
+        Connect::start(self, host.to_owned(), |dial_config| {
             let resolver = self.resolver.clone().unwrap_or_else(Resolver::system);
             let config = resolver.resolve_config(self.family)?;
             let plan = Resolve::new(
@@ -244,9 +244,11 @@ impl Connector {
     /// Connects to the first of these targets that answers, without any name resolution.
     pub fn connect_targets(&self, targets: impl IntoIterator<Item = Target>) -> Connect {
         let targets: Vec<Target> = targets.into_iter().collect();
-        Connect::start(self, None, |dial_config| {
-            // One target: nothing to sort, so no source address lookup.
-            let dial_config = dial_config.source_lookup(targets.len() > 1);
+        let node = targets
+            .first()
+            .map(|t| t.addr.to_string())
+            .unwrap_or_default();
+        Connect::start(self, node, |dial_config| {
             Ok(Dial::with_targets(targets, dial_config, now()))
         })
     }
@@ -282,19 +284,20 @@ impl fmt::Debug for Connect {
 impl Connect {
     fn start(
         connector: &Connector,
-        node: Option<&str>,
+        node: String,
         dial: impl FnOnce(DialConfig) -> Result<Dial, Error>,
     ) -> Connect {
         let state = match dial(DialConfig::new().connect(connector.config)) {
             Ok(dial) => ConnectState::Running(Box::new(Driver {
                 prepare: connector.prepare.clone(),
                 accept: connector.accept.clone(),
-                node: node.map(str::to_owned),
+                node,
                 dial,
                 dns: QuerySockets::default(),
                 queries: Vec::new(),
                 attempts: Vec::new(),
                 timer: Timer::never(),
+                armed: None,
             })),
             Err(e) => ConnectState::Failed(e.into()),
         };
@@ -394,8 +397,8 @@ struct Attempt {
 struct Driver {
     prepare: Option<PrepareHook>,
     accept: Option<AcceptHook>,
-    /// The host being connected to, for error messages.
-    node: Option<String>,
+    /// The host being connected to (or the first address), for error messages.
+    node: String,
     dial: Dial,
     dns: QuerySockets<QueryToken>,
     /// The DNS queries that ended, for the trace.
@@ -403,6 +406,8 @@ struct Driver {
     attempts: Vec<Attempt>,
     /// One timer, re-armed at the earliest deadline (absolute instants: no drift).
     timer: Timer,
+    /// The deadline the timer is armed for.
+    armed: Option<Instant>,
 }
 
 impl Driver {
@@ -423,14 +428,19 @@ impl Driver {
                 continue;
             }
             let own = self.attempts.iter().filter_map(|a| a.own_deadline).min();
-            match [self.dial.poll_timeout(), own].into_iter().flatten().min() {
-                Some(d) => {
-                    self.timer.set_at(d);
-                    if Pin::new(&mut self.timer).poll(cx).is_ready() {
-                        continue;
-                    }
+            let deadline = [self.dial.poll_timeout(), own].into_iter().flatten().min();
+            if deadline != self.armed {
+                // Re-armed only when the deadline changes: each arming is a reactor operation.
+                match deadline {
+                    Some(d) => self.timer.set_at(d),
+                    None => self.timer = Timer::never(),
                 }
-                None => self.timer = Timer::never(),
+                self.armed = deadline;
+            }
+            if deadline.is_some() && Pin::new(&mut self.timer).poll(cx).is_ready() {
+                self.armed = None;
+                self.timer = Timer::never();
+                continue;
             }
             return Poll::Pending;
         }
@@ -476,7 +486,7 @@ impl Driver {
                     trace_debug!("connect failed: {}", error);
                     self.attempts.clear();
                     let err = Error::Connect {
-                        node: self.node.take(),
+                        node: std::mem::take(&mut self.node),
                         error,
                     };
                     return Some(Err(err.into()));
@@ -524,7 +534,13 @@ impl Driver {
             Some(Err(e)) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };
         let connected = match anysock_sys::start_connect(&sock, &target.addr) {
-            Ok(ConnectProgress::InProgress) => false,
+            // Optimistic check: a loopback handshake is usually complete by the time connect
+            // returns, and then no wait for readiness (and no timer) is needed at all.
+            Ok(ConnectProgress::InProgress) => match anysock_sys::finish_connect(&sock) {
+                Ok(ConnectProgress::InProgress) => false,
+                Ok(_) => true,
+                Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),
+            },
             Ok(_) => true,
             Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };

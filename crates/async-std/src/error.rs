@@ -41,13 +41,13 @@ pub enum Error {
         /// Why it is not usable.
         reason: anysock_core::UnixAddrError,
     },
-    /// Every connection attempt failed (or none could be made): the dial machine's report, listing
-    /// every attempt with its address, timing and error, and why resolution failed if it did.
-    #[error("{}{error}", node.as_ref().map(|n| format!("cannot connect to {n:?}: ")).unwrap_or_default())]
+    /// The connect failed: every attempt with its address, timing and error, and why resolution
+    /// failed if it did (the dial machine's report).
+    #[error("cannot connect to {node:?}: {error}")]
     Connect {
-        /// The host that was given (`None` for a connect to given addresses).
-        node: Option<String>,
-        /// The report.
+        /// The host that was given (or the first address for a connect without resolution).
+        node: String,
+        /// The dial machine's report.
         error: anysock_core::dial::DialError,
     },
     /// Name resolution failed (or its input was bad).

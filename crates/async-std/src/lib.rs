@@ -40,6 +40,15 @@
 //! # }).unwrap();
 //! ```
 //!
+//! ## No protocol logic here
+//!
+//! Connects are the core's [`Dial`](anysock_core::dial::Dial) machine (the resolve planner, DNS
+//! machines and the Happy Eyeballs connect machine joined), resolution and lookups the core's
+//! [`Resolution`](anysock_core::resolution::Resolution); this crate only carries out their outputs
+//! (sockets, timers, the prepare and accept hooks) and feeds back what the sockets say. Every clock
+//! read is in one `now()` function; one [`async_io::Timer`] per future is re-armed at the machine's
+//! absolute deadline, so timers do not drift.
+//!
 //! ## Cancellation
 //!
 //! Every future owns its sockets: dropping a [`tcp_connect`] future mid-race closes every attempt's
@@ -79,3 +88,31 @@ pub use error::Error;
 pub use resolver::{Resolver, ResolverBuilder};
 pub use server::{AcceptErrorHook, Bind, BindPrepare, BoundListener, Server, tcp_bind, tcp_server};
 pub use stream::{Peer, Stream};
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use anysock_core::dns::RecordType;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Every future of the crate can be spawned on a multi-threaded executor (async-std's, smol's).
+    #[test]
+    fn futures_are_send() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let r = crate::Resolver::builder()
+            .nameservers([addr])
+            .no_hosts()
+            .build()
+            .unwrap();
+        let c = crate::Connector::new().resolver(r.clone());
+        assert_send(&c.connect_addrs([addr]));
+        assert_send(&c.connect("localhost", "9"));
+        assert_send(&r.resolve_sockaddr("localhost", Some("9"), "tcp", None, None));
+        assert_send(&r.inet_aton("localhost"));
+        assert_send(&r.lookup("localhost.", RecordType::A));
+        let l = crate::tcp_bind(Some("127.0.0.1"), "0").unwrap();
+        assert_send(&l.accept());
+    }
+}

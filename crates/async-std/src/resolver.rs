@@ -1,5 +1,5 @@
-//! The resolver: the core's resolve planner and DNS query machines driven over real sockets, with the
-//! system configuration files (or explicit settings).
+//! The resolver: the core's [`Resolution`] machine (resolve planner and DNS query machines) driven
+//! over real sockets, with the system configuration files (or explicit settings).
 
 use std::future::Future;
 use std::io;

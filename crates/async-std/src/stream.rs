@@ -237,3 +237,22 @@ impl fmt::Display for Peer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_as_anyevent_reports_them() {
+        let p = Peer::from_addr(Some(SockAddr::Inet(
+            "[::ffff:127.0.0.1]:80".parse().unwrap(),
+        )));
+        assert_eq!((p.host.as_str(), p.port), ("127.0.0.1", 80));
+        assert_eq!(p.to_string(), "[::ffff:127.0.0.1]:80");
+        let p = Peer::from_addr(Some(SockAddr::Inet("[::1]:8080".parse().unwrap())));
+        assert_eq!((p.host.as_str(), p.port), ("::1", 8080));
+        let p = Peer::from_addr(None);
+        assert_eq!((p.host.as_str(), p.port), ("unix/", 0));
+        assert_eq!(p.to_string(), "unix/");
+    }
+}

@@ -229,7 +229,7 @@ async fn all_refused_lists_every_attempt() {
         panic!("{e:?}");
     };
     assert!(error.resolution.is_none());
-    assert!(node.is_none());
+    assert_eq!(node, &dead[0].to_string());
     assert_eq!(error.connect.attempts.len(), 3, "{error:?}");
     for (a, d) in error.connect.attempts.iter().zip(&dead) {
         assert_eq!(a.target.addr, SockAddr::Inet(*d));

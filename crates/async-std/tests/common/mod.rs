@@ -73,9 +73,16 @@ pub struct DnsServer {
 
 impl DnsServer {
     pub fn start(zone: Vec<Rr>, max_udp_answers: usize) -> DnsServer {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        // UDP and TCP on one port; the TCP port may be taken (other tests' connections use
+        // ephemeral ports), so try a few.
+        let (udp, tcp) = (0..100)
+            .find_map(|_| {
+                let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+                let tcp = TcpListener::bind(udp.local_addr().unwrap()).ok()?;
+                Some((udp, tcp))
+            })
+            .expect("a port free for both UDP and TCP");
         let addr = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind(addr).unwrap();
         tcp.set_nonblocking(true).unwrap();
         udp.set_read_timeout(Some(Duration::from_millis(20)))
             .unwrap();
