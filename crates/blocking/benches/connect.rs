@@ -57,6 +57,65 @@ fn loopback(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same comparison, interleaved: each round times one std connect and one anysock connect back to
+/// back, so that load from other processes hits both alike. Prints the medians and their ratio.
+#[allow(clippy::disallowed_methods)] // a benchmark reads the clock
+fn loopback_interleaved(_: &mut Criterion) {
+    use std::time::Instant;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    accept_forever(l);
+    let connector = Connector::new();
+    let port = addr.port().to_string();
+    let (mut std_t, mut any_t, mut tcp_t) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..3000 {
+        let run_tcp = || {
+            let t = Instant::now();
+            let c = anysock_blocking::tcp_connect("127.0.0.1", &port).unwrap();
+            let d = t.elapsed();
+            abortive_close(&c.stream);
+            d
+        };
+        let run_std = || {
+            let t = Instant::now();
+            let s = TcpStream::connect(addr).unwrap();
+            let d = t.elapsed();
+            abortive_close(&s);
+            d
+        };
+        let run_any = || {
+            let t = Instant::now();
+            let c = connector.connect_addrs([addr]).unwrap();
+            let d = t.elapsed();
+            abortive_close(&c.stream);
+            d
+        };
+        if round % 2 == 0 {
+            std_t.push(run_std());
+            any_t.push(run_any());
+            tcp_t.push(run_tcp());
+        } else {
+            tcp_t.push(run_tcp());
+            any_t.push(run_any());
+            std_t.push(run_std());
+        }
+    }
+    let median = |v: &mut Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    let (ms, ma, mt) = (median(&mut std_t), median(&mut any_t), median(&mut tcp_t));
+    println!(
+        "loopback_interleaved: 3000 rounds; median std {:.1} us, anysock connect_addrs {:.1} us \
+         (ratio {:.2}), anysock tcp_connect {:.1} us (ratio {:.2})",
+        ms * 1e6,
+        ma * 1e6,
+        ma / ms,
+        mt * 1e6,
+        mt / ms
+    );
+}
+
 fn ipv6_blackholed(c: &mut Criterion) {
     if !anysock_sys::ipv6_available() {
         eprintln!("ipv6_blackholed: no IPv6 here, skipped");
@@ -121,5 +180,5 @@ fn ipv6_blackholed(c: &mut Criterion) {
     drop((hole, pending));
 }
 
-criterion_group!(benches, loopback, ipv6_blackholed);
+criterion_group!(benches, loopback, loopback_interleaved, ipv6_blackholed);
 criterion_main!(benches);

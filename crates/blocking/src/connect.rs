@@ -11,7 +11,8 @@ use anysock_core::connect::{AttemptId, AttemptRecord, Connect, ConnectConfig, Mo
 use anysock_core::resolv_conf::DnsConfig;
 use anysock_core::rfc6724::Source;
 use anysock_core::{
-    Family, FamilyPreference, Resolve, ResolveEvent, ResolveRequest, SockAddr, Target,
+    Family, FamilyPreference, QueryFailure, QueryOutcome, Resolve, ResolveEvent, ResolveRequest,
+    SockAddr, Target,
 };
 use anysock_sys::ConnectProgress;
 use anysock_sys::socket2::Socket;
@@ -205,12 +206,12 @@ impl Connector {
             anysock_sys::random_u64(),
         )
         .map_err(|e| Error::resolve(host, e))?;
-        let dns_config = resolver.dns_config()?;
         Driver::new(
             self,
             Plan::Planned {
                 plan: Box::new(plan),
-                dns_config,
+                resolver,
+                dns_config: None,
                 queries: PlannerQueries::default(),
                 node: host.to_owned(),
             },
@@ -271,17 +272,35 @@ pub(crate) enum Plan {
     /// The core's resolve planner, with its DNS queries run by the driver.
     Planned {
         plan: Box<Resolve>,
-        dns_config: DnsConfig,
+        /// Where DNS settings come from; read when the first question is asked (a literal needs none).
+        resolver: Resolver,
+        dns_config: Option<DnsConfig>,
         queries: PlannerQueries,
         node: String,
     },
+}
+
+/// An attempt's socket: registered with the poller while connecting, plain once connected at once.
+#[derive(Debug)]
+enum AttemptSocket {
+    Connecting(Registered<Socket>),
+    Connected(Socket),
+}
+
+impl AttemptSocket {
+    fn into_socket(self) -> Socket {
+        match self {
+            AttemptSocket::Connecting(r) => r.into_inner(),
+            AttemptSocket::Connected(s) => s,
+        }
+    }
 }
 
 /// One connection attempt in flight.
 #[derive(Debug)]
 struct Attempt {
     id: AttemptId,
-    sock: Registered<Socket>,
+    sock: AttemptSocket,
     /// The prepare hook's own timeout for this attempt, enforced here.
     own_deadline: Option<Instant>,
 }
@@ -289,24 +308,32 @@ struct Attempt {
 /// Runs one connect: the plan's targets into the machine, the machine's steps into syscalls.
 pub(crate) struct Driver<'c> {
     connector: &'c Connector,
-    reactor: Reactor,
     dns: DnsDriver,
     plan: Plan,
     plan_error: Option<Error>,
     machine: Connect,
     attempts: HashMap<usize, Attempt>,
+    /// Targets handed to the machine so far.
+    targets_seen: usize,
+    /// Keys for attempts that need no poller registration, counting down from `usize::MAX` so that
+    /// they never meet the reactor's keys.
+    next_plain_key: usize,
+    /// Declared last: dropped after every registration, so that it can go back to the thread's spare.
+    reactor: Reactor,
 }
 
 impl<'c> Driver<'c> {
     pub(crate) fn new(connector: &'c Connector, plan: Plan) -> io::Result<Self> {
         Ok(Driver {
             connector,
-            reactor: Reactor::new()?,
             dns: DnsDriver::default(),
             plan,
             plan_error: None,
             machine: Connect::new(connector.config, now()),
             attempts: HashMap::new(),
+            targets_seen: 0,
+            next_plain_key: usize::MAX,
+            reactor: Reactor::new()?,
         })
     }
 
@@ -353,6 +380,7 @@ impl<'c> Driver<'c> {
             Plan::Fixed(q) => events.extend(q.drain(..)),
             Plan::Planned {
                 plan,
+                resolver,
                 dns_config,
                 queries,
                 node,
@@ -360,8 +388,23 @@ impl<'c> Driver<'c> {
                 let mut progressed = false;
                 while let Some(q) = plan.poll_query() {
                     progressed = true;
+                    if dns_config.is_none() {
+                        match resolver.dns_config() {
+                            Ok(c) => *dns_config = Some(c),
+                            Err(_) => {
+                                // Without DNS settings (an unreadable resolv.conf) no question
+                                // can be asked: it fails as unanswered.
+                                plan.handle_answer(
+                                    q.id,
+                                    QueryOutcome::Failed(QueryFailure::TimedOut),
+                                );
+                                continue;
+                            }
+                        }
+                    }
+                    let config = dns_config.as_ref().expect("set above");
                     if let Some((id, o)) =
-                        queries.start(&mut self.reactor, &mut self.dns, dns_config, q)
+                        queries.start(&mut self.reactor, &mut self.dns, config, q)
                     {
                         plan.handle_answer(id, o);
                     }
@@ -389,12 +432,33 @@ impl<'c> Driver<'c> {
                 }
             },
         }
+        // Source addresses only matter for ordering several targets: when resolution ended in this
+        // batch with a single target overall, the lookup (five system calls) is skipped.
+        let new_targets: usize = events
+            .iter()
+            .map(|e| match e {
+                PlanEvent::Targets { targets, .. } => targets.len(),
+                PlanEvent::Done(_) => 0,
+            })
+            .sum();
+        self.targets_seen += new_targets;
+        let complete = events.iter().any(|e| matches!(e, PlanEvent::Done(_)));
+        let lookup_sources = !(complete && self.targets_seen <= 1);
         for ev in events {
             let t = now();
             match ev {
                 PlanEvent::Targets { family, targets } => {
-                    let with_sources: Vec<(Target, Source)> =
-                        targets.into_iter().map(|t| (t, source_of(&t))).collect();
+                    let with_sources: Vec<(Target, Source)> = targets
+                        .into_iter()
+                        .map(|t| {
+                            let src = if lookup_sources {
+                                source_of(&t)
+                            } else {
+                                Source::Unknown
+                            };
+                            (t, src)
+                        })
+                        .collect();
                     self.machine
                         .handle_targets_with_sources(t, family, with_sources);
                 }
@@ -435,9 +499,9 @@ impl<'c> Driver<'c> {
                     let a = self.attempts.remove(&key).expect("found above");
                     // Every other attempt was cancelled with the win; drop their sockets.
                     self.attempts.clear();
-                    let sock = a.sock.into_inner();
-                    sock.set_nonblocking(false)?;
-                    let stream = Stream::from_socket(sock, target.family() == Family::Unix);
+                    let sock = a.sock.into_socket();
+                    let stream =
+                        Stream::from_nonblocking_socket(sock, target.family() == Family::Unix)?;
                     let accepted = self
                         .connector
                         .accept
@@ -478,24 +542,28 @@ impl<'c> Driver<'c> {
             Some(Ok(timeout)) => timeout.filter(|d| !d.is_zero()),
             Some(Err(e)) => return self.machine.handle_attempt(t, id, Err(e.kind())),
         };
-        match anysock_sys::start_connect(&sock, &target.addr) {
+        // A connect in progress is checked once at once before waiting: on loopback and other local
+        // paths the handshake is usually complete already, and the check (two system calls) is cheaper
+        // than a round through the poller.
+        let progress = match anysock_sys::start_connect(&sock, &target.addr) {
+            Ok(ConnectProgress::InProgress) => anysock_sys::finish_connect(&sock),
+            other => other,
+        };
+        match progress {
             Ok(ConnectProgress::InProgress) => {}
             Ok(_) => {
                 // Connected at once (unix sockets, sometimes loopback): hold it for the Connected step.
-                match self.reactor.register(sock, Interest::Write) {
-                    Ok(reg) => {
-                        self.attempts.insert(
-                            reg.key(),
-                            Attempt {
-                                id,
-                                sock: reg,
-                                own_deadline: None,
-                            },
-                        );
-                        self.machine.handle_attempt(t, id, Ok(()));
-                    }
-                    Err(e) => self.machine.handle_attempt(t, id, Err(e.kind())),
-                }
+                let key = self.next_plain_key;
+                self.next_plain_key -= 1;
+                self.attempts.insert(
+                    key,
+                    Attempt {
+                        id,
+                        sock: AttemptSocket::Connected(sock),
+                        own_deadline: None,
+                    },
+                );
+                self.machine.handle_attempt(t, id, Ok(()));
                 return;
             }
             Err(e) => return self.machine.handle_attempt(t, id, Err(e.kind())),
@@ -506,7 +574,7 @@ impl<'c> Driver<'c> {
                     reg.key(),
                     Attempt {
                         id,
-                        sock: reg,
+                        sock: AttemptSocket::Connecting(reg),
                         own_deadline: own_timeout.and_then(|d| t.checked_add(d)),
                     },
                 );
@@ -520,9 +588,12 @@ impl<'c> Driver<'c> {
             return;
         };
         let id = a.id;
-        match anysock_sys::finish_connect(a.sock.get()) {
+        let AttemptSocket::Connecting(reg) = &a.sock else {
+            return;
+        };
+        match anysock_sys::finish_connect(reg.get()) {
             Ok(ConnectProgress::InProgress) => {
-                if let Err(e) = a.sock.arm(Interest::Write) {
+                if let Err(e) = reg.arm(Interest::Write) {
                     self.attempts.remove(&key);
                     self.machine.handle_attempt(t, id, Err(e.kind()));
                 }

@@ -62,3 +62,7 @@ pub use error::Error;
 pub use resolver::{Resolver, ResolverBuilder};
 pub use server::{AcceptErrorHook, Bind, BindPrepare, BoundListener, Server, tcp_bind, tcp_server};
 pub use stream::{Peer, Stream};
+
+/// Socket options for any stream (a [`Stream`], a `std::net::TcpStream`, ...): AnyEvent's `tcp_nodelay`
+/// and `tcp_congestion`, from `anysock-sys`.
+pub use anysock_sys::{tcp_congestion, tcp_congestion_name, tcp_nodelay, tcp_nodelay_enabled};

@@ -24,11 +24,20 @@ pub(crate) struct Ready {
 }
 
 /// A poller and its key counter. Registrations are one-shot: after a report, re-arm to wait again.
+///
+/// Creating a poller costs several system calls (an epoll instance, an eventfd, registering it), so
+/// each thread keeps one spare: a reactor dropped with no registration left goes back to the thread's
+/// spare slot and the next [`Reactor::new`] on that thread reuses it.
 #[derive(Debug)]
 pub(crate) struct Reactor {
     poller: Arc<Poller>,
     events: Events,
     next_key: usize,
+}
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Option<(Arc<Poller>, Events, usize)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// A source registered with a [`Reactor`]'s poller; deregistered when dropped or taken back.
@@ -41,6 +50,13 @@ pub(crate) struct Registered<S: AsFd> {
 
 impl Reactor {
     pub(crate) fn new() -> io::Result<Self> {
+        if let Some((poller, events, next_key)) = SPARE.with(|s| s.borrow_mut().take()) {
+            return Ok(Reactor {
+                poller,
+                events,
+                next_key,
+            });
+        }
         Ok(Reactor {
             poller: Arc::new(Poller::new()?),
             events: Events::new(),
@@ -80,6 +96,27 @@ impl Reactor {
             Err(e) => return Err(e),
         }
         Ok(self.events.iter().map(|e| Ready { key: e.key }).collect())
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        // Reusable only if no registration is left (each holds a reference to the poller).
+        if Arc::strong_count(&self.poller) != 1 {
+            return;
+        }
+        let events = std::mem::replace(
+            &mut self.events,
+            Events::with_capacity(std::num::NonZeroUsize::MIN),
+        );
+        let spare = (Arc::clone(&self.poller), events, self.next_key);
+        // During thread exit the slot may be gone already; then the poller is simply closed.
+        let _ = SPARE.try_with(|s| {
+            let mut s = s.borrow_mut();
+            if s.is_none() {
+                *s = Some(spare);
+            }
+        });
     }
 }
 

@@ -229,8 +229,8 @@ impl Server {
         H: FnMut(Stream, Peer) + Send + 'static,
     {
         let poller = Arc::new(Poller::new()?);
-        // SAFETY: the listener is moved into the accept loop, which deletes it from the poller before
-        // dropping it (see `AcceptLoop::run`).
+        // SAFETY: the listener is moved into the accept loop, whose `Drop` deletes it from the poller
+        // before the listener itself is dropped (also when a handler panics).
         #[allow(unsafe_code)]
         unsafe {
             poller.add(listener.socket(), Event::readable(0))?;
@@ -289,6 +289,13 @@ impl Drop for Server {
     }
 }
 
+impl<H> Drop for AcceptLoop<H> {
+    fn drop(&mut self) {
+        // Runs before the fields (the listener) are dropped.
+        let _ = self.poller.delete(self.listener.socket());
+    }
+}
+
 fn is_transient_accept_error(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
@@ -339,7 +346,6 @@ impl<H: FnMut(Stream, Peer)> AcceptLoop<H> {
                 }
             }
         }
-        let _ = self.poller.delete(self.listener.socket());
     }
 
     fn report(&mut self, e: &io::Error) {

@@ -29,6 +29,13 @@ impl Stream {
         }
     }
 
+    /// Wraps a connected non-blocking socket and makes it blocking (one `ioctl(FIONBIO)` through std).
+    pub(crate) fn from_nonblocking_socket(sock: Socket, unix: bool) -> io::Result<Self> {
+        let s = Stream::from_socket(sock, unix);
+        s.set_nonblocking(false)?;
+        Ok(s)
+    }
+
     /// The TCP stream, if this is one.
     pub fn as_tcp(&self) -> Option<&TcpStream> {
         match self {

@@ -1,38 +1,32 @@
-//! The system services and protocols databases, read from `/etc/services` and `/etc/protocols` (or
-//! `ANYSOCK_SERVICES`, `ANYSOCK_PROTOCOLS`) and re-read when they change. A missing or empty file leaves
-//! the core's built-in table in charge.
+//! The system services and protocols databases, read once per process from `/etc/services` and
+//! `/etc/protocols` (or `ANYSOCK_SERVICES`, `ANYSOCK_PROTOCOLS`) when first needed. A missing, empty or
+//! unreadable file leaves the core's built-in table in charge. (Unlike the hosts file and resolv.conf,
+//! which are checked for changes at every use, these tables are not re-read: they do not change while a
+//! system runs, and checking would cost a `stat` per connect.)
 
 use std::sync::{Arc, OnceLock};
 
 use anysock_core::{ProtocolDb, ServiceDb};
-use anysock_sys::{ConfigFile, Watched};
+use anysock_sys::{ConfigFile, read_config};
 
-fn services_file() -> &'static Watched<ServiceDb> {
-    static DB: OnceLock<Watched<ServiceDb>> = OnceLock::new();
-    DB.get_or_init(|| Watched::system(ConfigFile::Services))
-}
-
-fn protocols_file() -> &'static Watched<ProtocolDb> {
-    static DB: OnceLock<Watched<ProtocolDb>> = OnceLock::new();
-    DB.get_or_init(|| Watched::system(ConfigFile::Protocols))
-}
-
-/// The system services database, or `None` (use the built-in table) if the file is missing, empty or
-/// unreadable.
+/// The system services database, or `None` (use the built-in table).
 pub(crate) fn services() -> Option<Arc<ServiceDb>> {
-    services_file()
-        .get(ServiceDb::parse)
-        .ok()
-        .filter(|db| !db.entries().is_empty())
+    static DB: OnceLock<Option<Arc<ServiceDb>>> = OnceLock::new();
+    DB.get_or_init(|| {
+        let text = read_config(&ConfigFile::Services.path()).ok()??;
+        Some(Arc::new(ServiceDb::parse(&text))).filter(|db| !db.entries().is_empty())
+    })
+    .clone()
 }
 
-/// The system protocols database, or `None` (use the built-in table) if the file is missing, empty or
-/// unreadable.
+/// The system protocols database, or `None` (use the built-in table).
 pub(crate) fn protocols() -> Option<Arc<ProtocolDb>> {
-    protocols_file()
-        .get(ProtocolDb::parse)
-        .ok()
-        .filter(|db| db.iter().next().is_some())
+    static DB: OnceLock<Option<Arc<ProtocolDb>>> = OnceLock::new();
+    DB.get_or_init(|| {
+        let text = read_config(&ConfigFile::Protocols.path()).ok()??;
+        Some(Arc::new(ProtocolDb::parse(&text))).filter(|db| db.iter().next().is_some())
+    })
+    .clone()
 }
 
 /// Looks a service name up for `proto`: the system file first, then the built-in table.

@@ -254,3 +254,42 @@ fn unix_targets_connect() {
         .unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::NotFound);
 }
+
+#[test]
+fn overall_timeout_ends_a_stalled_connect() {
+    let Some(hole) = blackhole_v6() else { return };
+    let e = Connector::new()
+        .timeout(Duration::from_millis(300))
+        .connect_addrs([hole.addr])
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+    assert!(e.to_string().contains(&hole.addr.to_string()), "{e}");
+}
+
+#[test]
+fn socket_options_on_a_connected_stream() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = Connector::new()
+        .connect_addrs([l.local_addr().unwrap()])
+        .unwrap();
+    anysock_blocking::tcp_nodelay(&c.stream, true).unwrap();
+    assert!(anysock_blocking::tcp_nodelay_enabled(&c.stream).unwrap());
+    assert!(c.stream.as_tcp().unwrap().nodelay().unwrap());
+    anysock_blocking::tcp_congestion(&c.stream, "reno").unwrap();
+    assert_eq!(
+        anysock_blocking::tcp_congestion_name(&c.stream).unwrap(),
+        "reno"
+    );
+    let e = anysock_blocking::tcp_congestion(&c.stream, "nosuchalgo").unwrap_err();
+    assert!(e.to_string().contains("nosuchalgo"), "{e}");
+    // The returned stream is blocking: O_NONBLOCK (0o4000) is clear in /proc/self/fdinfo.
+    use std::os::fd::AsRawFd;
+    let info =
+        std::fs::read_to_string(format!("/proc/self/fdinfo/{}", c.stream.as_raw_fd())).unwrap();
+    let flags = info
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .map(|v| u32::from_str_radix(v.trim(), 8).unwrap())
+        .unwrap();
+    assert_eq!(flags & 0o4000, 0, "flags {flags:o}");
+}

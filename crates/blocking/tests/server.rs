@@ -166,3 +166,20 @@ fn abstract_unix_server() {
     let _c = UnixStream::connect_addr(&sa).unwrap();
     assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "unix/");
 }
+
+#[test]
+fn a_panicking_handler_ends_the_server_cleanly() {
+    let server = tcp_server(Some("127.0.0.1"), "0", |_, _, _| panic!("handler bug")).unwrap();
+    let port = port_of(server.local_addr());
+    let _c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // The accept thread dies with the handler; dropping the guard still returns and frees the port.
+    for _ in 0..500 {
+        if server.accepted() == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(server);
+    let again = tcp_bind(Some("127.0.0.1"), &port.to_string()).unwrap();
+    assert_eq!(port_of(again.local_addr()), port);
+}

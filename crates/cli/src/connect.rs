@@ -81,6 +81,7 @@ pub fn run(a: &ConnectArgs) -> i32 {
     ));
     let result = match a.runtime {
         RuntimeArg::Blocking => connect_blocking(a, trace),
+        RuntimeArg::Tokio => crate::rt_tokio::connect(a, trace),
         RuntimeArg::AsyncStd => crate::rt_async_std::connect(a, trace),
     };
     let end = crate::clock::now();
@@ -93,7 +94,10 @@ pub fn run(a: &ConnectArgs) -> i32 {
     };
     match result {
         Ok(c) => {
-            trace.attempts_ended(&c.attempts);
+            if a.runtime == RuntimeArg::Blocking {
+                // The blocking adapter has no event hook: attempt ends are reported from its records.
+                trace.attempts_ended(&c.attempts);
+            }
             trace.line_at(end, &format!("connected to {}", c.peer));
             if a.json {
                 let j = summary_json(&run, Some(&c.peer), &c.attempts, None);
@@ -124,7 +128,9 @@ pub fn run(a: &ConnectArgs) -> i32 {
             }
         }
         Err(f) => {
-            trace.attempts_ended(&f.attempts);
+            if a.runtime == RuntimeArg::Blocking {
+                trace.attempts_ended(&f.attempts);
+            }
             if a.json {
                 let j = summary_json(&run, None, &f.attempts, Some(&f));
                 println!("{j}");

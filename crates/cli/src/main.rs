@@ -3,11 +3,13 @@
 mod clock;
 mod connect;
 mod demo;
+mod live;
 mod opts;
 mod outcome;
 mod parse;
 mod resolve;
 mod rt_async_std;
+mod rt_tokio;
 mod serve;
 
 use clap::{Parser, Subcommand};

@@ -127,6 +127,8 @@ pub enum RuntimeArg {
     /// anysock-blocking: std sockets and a `polling` loop in the calling thread.
     #[default]
     Blocking,
+    /// anysock-tokio: futures on tokio's sockets and timers.
+    Tokio,
     /// anysock-async-std: futures on async-io, run by async-std (the same adapter serves smol).
     AsyncStd,
 }
@@ -136,6 +138,7 @@ impl RuntimeArg {
     pub fn name(self) -> &'static str {
         match self {
             RuntimeArg::Blocking => "blocking",
+            RuntimeArg::Tokio => "tokio",
             RuntimeArg::AsyncStd => "async-std",
         }
     }

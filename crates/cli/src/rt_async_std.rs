@@ -45,11 +45,8 @@ pub fn connect(a: &ConnectArgs, trace: Trace) -> Result<Connected, Failure> {
     if let Some(t) = a.timeout {
         c = c.timeout(t);
     }
-    if trace.on {
-        c = c.prepare(move |_sock, target| {
-            trace.attempt_started(target);
-            Ok(None)
-        });
+    if trace.on && !crate::live::LiveTrace::install(trace) {
+        trace.line("(the live trace could not be installed)");
     }
     let conn = async_std::task::block_on(c.connect(&a.host, &a.service)).map_err(|e| fail(&e))?;
     let peer = conn.peer_addr();

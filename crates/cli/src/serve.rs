@@ -159,6 +159,27 @@ pub fn run(a: &ServeArgs) -> i32 {
             drop(server);
             eprintln!("anysock: stopped after {served} connection(s)");
         }
+        RuntimeArg::Tokio => {
+            let rt = match crate::rt_tokio::runtime(true) {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("anysock: cannot start the tokio runtime: {e}");
+                    return EXIT_ERROR;
+                }
+            };
+            let server = match crate::rt_tokio::serve(&rt, host, &a.service, behaviour) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("anysock: cannot serve on {} {}: {e}", a.host, a.service);
+                    return EXIT_ERROR;
+                }
+            };
+            announce(&server.local_addr().to_string(), a.runtime);
+            let _ = stop_rx.recv();
+            let served = server.accepted();
+            rt.block_on(server.shutdown());
+            eprintln!("anysock: stopped after {served} connection(s)");
+        }
         RuntimeArg::AsyncStd => {
             let server = match crate::rt_async_std::serve(host, &a.service, behaviour) {
                 Ok(s) => s,

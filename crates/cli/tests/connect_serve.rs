@@ -11,7 +11,7 @@ use common::{anysock, anysock_with_stdin, blackhole_v6, tempdir};
 use serde_json::Value;
 
 /// The runtimes `--runtime` accepts.
-const RUNTIMES: &[&str] = &["blocking", "async-std"];
+const RUNTIMES: &[&str] = &["blocking", "tokio", "async-std"];
 
 /// A hosts file mapping `name` to the given addresses, and a silent loopback nameserver (kept open
 /// so that nothing else answers on its port).
@@ -112,14 +112,16 @@ fn happy_eyeballs_beats_a_dead_ipv6_address_and_trace_shows_it() {
         assert_eq!(a[0]["outcome"], "cancelled");
         let gap = a[1]["start_ms"].as_f64().unwrap() - a[0]["start_ms"].as_f64().unwrap();
         assert!(gap >= 99.0, "{rt}: IPv4 started {gap} ms after IPv6");
-        // The trace: both starts, the win, in that order.
-        let started6 = r
-            .stderr
-            .find(&format!("attempt to [::1]:{port} (ipv6) started"));
-        let started4 = r
-            .stderr
-            .find(&format!("attempt to 127.0.0.1:{port} (ipv4) started"));
-        let won = r.stderr.find(&format!("connected to 127.0.0.1:{port}"));
+        // The trace: both starts, the win, in that order, each on a line of its own.
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        let find = |needle: &str, also: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle) && l.contains(also))
+        };
+        let started6 = find(&format!("[::1]:{port}"), "started");
+        let started4 = find(&format!("127.0.0.1:{port}"), "started");
+        let won = find(&format!("connected to 127.0.0.1:{port}"), "");
         assert!(
             started6.is_some() && started6 < started4 && started4 < won,
             "{rt}: {}",

@@ -160,5 +160,71 @@ fn bench(cr: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// 32 IPv6 + 32 IPv4 targets, resolution done, first attempt started.
+fn big_machine(t0: Instant, cfg: ConnectConfig) -> Connect {
+    let mut c = Connect::new(cfg, t0);
+    let v6 = (0..32u16).map(|i| {
+        let ip = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 1, i + 1);
+        Target::new(SockType::Stream, 6, SocketAddr::from((ip, 443)).into())
+    });
+    let v4 = (0..32u8).map(|i| {
+        let ip = Ipv4Addr::new(198, 51, 100, i + 1);
+        Target::new(SockType::Stream, 6, SocketAddr::from((ip, 443)).into())
+    });
+    c.handle_targets(t0, Family::V6, v6);
+    c.handle_targets(t0, Family::V4, v4);
+    c.handle_resolution_done(t0, None, Ok(()));
+    drain(&mut c);
+    c
+}
+
+/// Per-step cost inside a running race, without setup artefacts: machines are built untimed, then
+/// 63 consecutive steps of each are timed together (`iter_custom`), and the total is divided by the
+/// number of steps.
+fn bench_steps_in_race(cr: &mut Criterion) {
+    let t0 = origin();
+    // Each step: the oldest attempt is refused and the next one starts at once.
+    cr.bench_function("connect/step_in_race_failure", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                let mut c = big_machine(t0, ConnectConfig::default());
+                let now = t0 + Duration::from_millis(1);
+                let start = origin();
+                for n in 0..63 {
+                    let id = c.attempts()[n].id;
+                    c.handle_attempt(now, id, Err(ErrorKind::ConnectionRefused));
+                    drain(&mut c);
+                }
+                total += origin() - start;
+                black_box(&c);
+                done += 63;
+            }
+            total.mul_f64(iters as f64 / done as f64)
+        })
+    });
+    // Each step: the stagger timer fires and the next attempt starts (nothing ends; no cap).
+    cr.bench_function("connect/step_in_race_stagger", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                let mut c = big_machine(t0, ConnectConfig::default().with_max_in_flight(64));
+                let start = origin();
+                for _ in 0..63 {
+                    let t = c.poll_timeout().expect("stagger timer");
+                    c.handle_timeout(t);
+                    drain(&mut c);
+                }
+                total += origin() - start;
+                black_box(&c);
+                done += 63;
+            }
+            total.mul_f64(iters as f64 / done as f64)
+        })
+    });
+}
+
+criterion_group!(benches, bench, bench_steps_in_race);
 criterion_main!(benches);

@@ -327,34 +327,40 @@ fn address_parse(text: &str, strict: bool) -> Result<Address, AddrParseError> {
 /// also produces the error.
 #[inline]
 fn ipv4_fast(b: &[u8]) -> Option<u32> {
-    if b.len() < 7 || b.len() > 15 {
-        return None;
+    #[inline(always)]
+    fn digit(c: Option<&u8>) -> Option<u32> {
+        let d = c?.wrapping_sub(b'0');
+        (d < 10).then_some(u32::from(d))
     }
-    let (mut acc, mut part, mut digits, mut dots) = (0u32, 0u32, 0u32, 0u32);
-    for &c in b {
-        let d = u32::from(c.wrapping_sub(b'0'));
-        if d < 10 {
-            if (digits == 1 && part == 0) || digits == 3 {
-                return None; // leading zero (octal for the compatible parser), or a long part
+    let mut i = 0;
+    let mut acc = 0u32;
+    for k in 0..4 {
+        let d0 = digit(b.get(i))?;
+        let mut v = d0;
+        i += 1;
+        if let Some(d1) = digit(b.get(i)) {
+            if d0 == 0 {
+                return None; // leading zero: octal for the compatible parser
             }
-            part = part * 10 + d;
-            digits += 1;
-        } else if c == b'.' {
-            if digits == 0 || part > 255 {
+            v = v * 10 + d1;
+            i += 1;
+            if let Some(d2) = digit(b.get(i)) {
+                v = v * 10 + d2;
+                i += 1;
+                if v > 255 {
+                    return None;
+                }
+            }
+        }
+        acc = acc << 8 | v;
+        if k < 3 {
+            if *b.get(i)? != b'.' {
                 return None;
             }
-            acc = acc << 8 | part;
-            part = 0;
-            digits = 0;
-            dots += 1;
-        } else {
-            return None;
+            i += 1;
         }
     }
-    if dots != 3 || digits == 0 || part > 255 {
-        return None;
-    }
-    Some(acc << 8 | part)
+    (i == b.len()).then_some(acc)
 }
 
 /// Hex digit values; 0xff for anything else.
@@ -694,7 +700,9 @@ fn fields(
                 if *ng + 2 > 8 {
                     return Err(E::TooManyGroups);
                 }
-                let v4 = if strict {
+                let v4 = if let Some(v) = ipv4_fast(&b[start..to]) {
+                    v
+                } else if strict {
                     ipv4_strict(&b[start..to], base + start)?
                 } else {
                     ipv4_compat(&b[start..to], base + start)?

@@ -771,8 +771,10 @@ impl Connect {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
         };
-        for id in &self.in_flight {
-            min(self.records[id.index()].deadline);
+        if self.has_deadlines() {
+            for id in &self.in_flight {
+                min(self.records[id.index()].deadline);
+            }
         }
         if !self.may_start {
             min(self.resolution_delay_until);
@@ -808,6 +810,11 @@ impl Connect {
     }
 
     // ----- internals -----
+
+    /// True if attempts get deadlines at all.
+    fn has_deadlines(&self) -> bool {
+        self.cfg.attempt_timeout.is_some() || self.overall_deadline.is_some()
+    }
 
     fn has_v6(&self) -> bool {
         self.pending.iter().any(|c| c.target.family() == Family::V6)
@@ -936,7 +943,6 @@ impl Connect {
 
     /// Cancels every attempt in flight, oldest first.
     fn cancel_all(&mut self, now: Instant, outcome: AttemptOutcome) {
-        self.in_flight.sort_unstable();
         for k in 0..self.in_flight.len() {
             let id = self.in_flight[k];
             self.end_attempt(id, now, outcome);
@@ -948,7 +954,6 @@ impl Connect {
     fn win(&mut self, now: Instant, id: AttemptId) {
         self.lost_race.clear();
         self.lost_race.extend_from_slice(&self.in_flight);
-        self.lost_race.sort_unstable();
         self.cancel_all(now, AttemptOutcome::Cancelled);
         self.credits = 0;
         self.state = State::Won(id);
@@ -977,10 +982,11 @@ impl Connect {
             self.fail(FailReason::TimedOut);
             return;
         }
-        // Attempts past their own deadline, oldest first.
-        self.in_flight.sort_unstable();
+        // Attempts past their own deadline, oldest first (`in_flight` is in id order: ids grow and
+        // removal keeps the order). Without timeouts no attempt has a deadline.
+        debug_assert!(self.in_flight.windows(2).all(|w| w[0] < w[1]));
         let mut i = 0;
-        while i < self.in_flight.len() {
+        while self.has_deadlines() && i < self.in_flight.len() {
             let id = self.in_flight[i];
             if self.records[id.index()].deadline.is_some_and(|d| now >= d) {
                 self.in_flight.remove(i);

@@ -8,7 +8,9 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::socket::udp_socket_for;
+use anysock_core::{Family, SockType};
+
+use crate::socket::new_socket;
 
 /// The local address the kernel would use as the source for traffic to `dest`, or `None` if there is no
 /// route (`ENETUNREACH`, `EHOSTUNREACH`, `EADDRNOTAVAIL`, or the family is not available here).
@@ -20,13 +22,19 @@ pub fn source_address(dest: SocketAddr) -> io::Result<Option<IpAddr>> {
     if dest.port() == 0 {
         dest.set_port(9);
     }
-    let sock = match udp_socket_for(dest) {
+    let family = if dest.is_ipv4() {
+        Family::V4
+    } else {
+        Family::V6
+    };
+    // Not bound first: connecting picks the source (and an ephemeral port) in one call.
+    let sock = match new_socket(family, SockType::Datagram, 17) {
         Ok(s) => s,
         Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => return Ok(None),
         Err(e) => return Err(e),
     };
-    match sock.connect(dest) {
-        Ok(()) => Ok(Some(sock.local_addr()?.ip())),
+    match sock.connect(&dest.into()) {
+        Ok(()) => Ok(sock.local_addr()?.as_socket().map(|a| a.ip())),
         Err(e) if is_no_route(&e) => Ok(None),
         Err(e) => Err(e),
     }
