@@ -45,7 +45,8 @@ pub struct ConnectArgs {
     /// One attempt at a time, in the resolver's order, as AnyEvent::Socket does (no Happy Eyeballs).
     #[arg(long)]
     pub serial: bool,
-    /// Print a line per attempt on stderr, stamped with milliseconds since the start.
+    /// Print a line per DNS query (tokio, async-std) and per attempt on stderr as it happens, stamped
+    /// with milliseconds since the start.
     #[arg(long)]
     pub trace: bool,
     /// Print one JSON summary object: connected address, elapsed ms, every attempt (on stdout with

@@ -395,9 +395,9 @@ pub enum ResolveError {
     /// The node is not a usable host name.
     #[error("invalid host name: {0}")]
     InvalidName(NameError),
-    /// `unix/` needs an absolute socket path as its service.
-    #[error("unix/ needs an absolute socket path as its service")]
-    UnixPathNotAbsolute,
+    /// `unix/` needs a socket path as its service.
+    #[error("unix/ needs a socket path as its service")]
+    UnixPathMissing,
     /// The unix socket path does not fit a socket address.
     #[error("invalid unix socket path: {0}")]
     UnixPath(UnixAddrError),
@@ -706,8 +706,10 @@ impl Resolve {
         // 1. unix/ (B36: keep AnyEvent's answer, but honour the socket type; protocol number 0).
         if request.node == "unix/" {
             let path = request.service.unwrap_or("");
-            if !path.starts_with('/') {
-                return Err(ResolveError::UnixPathNotAbsolute);
+            // B29: a relative path is taken relative to the current directory, as `tcp_bind`
+            // takes it, so that connect and bind agree.
+            if path.is_empty() {
+                return Err(ResolveError::UnixPathMissing);
             }
             let ua = UnixAddr::pathname(path.as_bytes()).map_err(ResolveError::UnixPath)?;
             if matches!(request.family, None | Some(Family::Unix)) {

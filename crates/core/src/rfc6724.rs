@@ -284,10 +284,8 @@ pub fn compare(a: IpAddr, a_src: Source, b: IpAddr, b_src: Source) -> Ordering {
 /// `candidate_sources[i]` is the source address the kernel would use for `destinations[i]`, or `None`
 /// when the destination is unreachable. The sort is stable (rule 10) and does not allocate.
 ///
-/// # Panics
-///
-/// Never; if the slices differ in length, only the common prefix is sorted (and a debug assertion
-/// fires, as this is a caller's bug).
+/// Slices of different lengths are a caller's bug: a debug assertion fires in debug builds; release
+/// builds sort the common prefix.
 pub fn sort(destinations: &mut [IpAddr], candidate_sources: &mut [Option<IpAddr>]) {
     debug_assert_eq!(destinations.len(), candidate_sources.len());
     let n = destinations.len().min(candidate_sources.len());
