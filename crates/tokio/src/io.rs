@@ -108,17 +108,13 @@ impl DnsIo {
                 };
                 if slot.is_none() {
                     // A fresh socket (kernel-chosen ephemeral port) per query (RFC 5452 §9.2).
-                    // The first datagram goes out through the std socket: tokio's `try_send_to`
-                    // reports WouldBlock on a socket whose first writable event the reactor has not
-                    // seen yet, which would silently drop the first try of every query.
-                    if let Ok(u) = anysock_sys::udp_socket_for(t.to).and_then(|u| {
+                    match anysock_sys::udp_socket_for(t.to).and_then(|u| {
                         u.set_nonblocking(true)?;
-                        let _ = u.send_to(&t.payload, t.to);
                         UdpSocket::from_std(u)
                     }) {
-                        *slot = Some(u);
+                        Ok(u) => *slot = Some(u),
+                        Err(_) => return,
                     }
-                    return;
                 }
                 if let Some(u) = slot.as_ref() {
                     // Straight to the kernel: tokio's `try_send_to` refuses (WouldBlock) until the
