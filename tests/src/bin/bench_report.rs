@@ -18,6 +18,8 @@ struct Row {
     median: f64,
     low: f64,
     high: f64,
+    /// A bench without a criterion group (`c.bench_function("a/b")`): listed alone, never paired.
+    standalone: bool,
 }
 
 fn read_row(dir: &Path) -> Result<Option<Row>, String> {
@@ -54,6 +56,7 @@ fn read_row(dir: &Path) -> Result<Option<Row>, String> {
         function = format!("{function}/{value}");
     }
     // A bench without a group (`c.bench_function("a/b")`): criterion stores "a/b" as the group.
+    let standalone = function.is_empty();
     let (group, function) = if function.is_empty() {
         match group.split_once('/') {
             Some((g, f)) => (g.to_owned(), f.to_owned()),
@@ -68,6 +71,7 @@ fn read_row(dir: &Path) -> Result<Option<Row>, String> {
         median: num(&est, &["median", "point_estimate"])?,
         low: num(&est, &["median", "confidence_interval", "lower_bound"])?,
         high: num(&est, &["median", "confidence_interval", "upper_bound"])?,
+        standalone,
     }))
 }
 
@@ -135,7 +139,23 @@ fn main() -> ExitCode {
     );
     println!("|---|---|---|---|---|---|");
     for g in &groups {
-        let in_group: Vec<&Row> = rows.iter().filter(|r| &r.group == g).collect();
+        // Standalone rows (anysock's own machines) first, alone.
+        for o in rows.iter().filter(|r| &r.group == g && r.standalone) {
+            println!(
+                "| {g} | {} | {} ({} – {}) | – | – | – |",
+                o.function,
+                fmt_ns(o.median),
+                fmt_ns(o.low),
+                fmt_ns(o.high)
+            );
+        }
+        let in_group: Vec<&Row> = rows
+            .iter()
+            .filter(|r| &r.group == g && !r.standalone)
+            .collect();
+        if in_group.is_empty() {
+            continue;
+        }
         let ours: Vec<&Row> = in_group.iter().copied().filter(|r| is_anysock(r)).collect();
         let peers: Vec<&Row> = in_group
             .iter()
