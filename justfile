@@ -27,19 +27,30 @@ suites:
 ci:
     bash .ci/run
 
-# Run each fuzz target for SECONDS (default 60) on stable, keeping new corpus entries in fuzz/corpus.
+# Run each fuzz target for SECONDS (default 60) on stable, keeping new corpus entries in fuzz/corpus
+# (replayed by `cargo test`). Prints each target's executions; a crash stops with its artifact path.
 fuzz SECONDS="60":
     #!/usr/bin/env bash
-    set -euo pipefail
+    set -uo pipefail
     cd fuzz
+    mkdir -p logs
+    failed=0
     for t in $(cargo fuzz list); do
-      echo "== $t"
-      cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time={{SECONDS}} 2>&1 | tail -n 3
+      mkdir -p "corpus/$t"
+      if cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time={{SECONDS}} > "logs/$t.log" 2>&1; then
+        echo "$t: $(grep -E '^Done [0-9]+ runs' "logs/$t.log" | tail -n 1), corpus $(ls "corpus/$t" | wc -l) files"
+      else
+        echo "$t: FAILED (see fuzz/logs/$t.log)"; grep -E 'panicked|SUMMARY|Test unit written' "logs/$t.log" | head -n 5
+        failed=1
+      fi
     done
+    exit $failed
 
-# Every criterion benchmark, then one table of ratios against the peers.
-bench:
-    cargo bench --workspace -- --warm-up-time 1 --measurement-time 3
+# Every criterion benchmark, then one table (docs/performance.md) pairing each anysock median with
+# its peer's median on the same input in the same run. WARMUP/MEASURE are seconds per benchmark.
+bench WARMUP="1" MEASURE="3":
+    cargo bench --workspace --bench '*' -- --warm-up-time {{WARMUP}} --measurement-time {{MEASURE}}
+    cargo run -q -p anysock-tests --bin bench_report
 
 # API docs.
 doc:

@@ -4,6 +4,7 @@
 BUILD_SETS=(
   "--workspace --all-targets"
   "-p anysock-core --tests --features perl-differential"
+  "-p anysock-tests --tests --features heavy"
   "-p anysock-blocking --tests --features dnsmasq-interop"
   "-p anysock-tokio --all-targets --features tracing"
   "-p anysock-async-std --all-targets --features tracing"
@@ -14,6 +15,8 @@ run_suites() {
   cargo test --workspace --offline
   echo "--- suite: differential against the real AnyEvent::Socket (Perl)"
   cargo test -p anysock-core --offline --features perl-differential --test differential_perl
+  echo "--- suite: reliability (load, DNS/connect/server faults, leaks) across all three adapters"
+  cargo test -p anysock-tests --offline --features heavy --tests -- --nocapture
   echo "--- suite: DNS interop against a real dnsmasq on loopback"
   cargo test -p anysock-blocking --offline --features dnsmasq-interop --test interop_dnsmasq
   echo "--- suite: the async adapters with their tracing feature"

@@ -199,15 +199,21 @@ fn random_scripts_reach_every_outcome() {
 fn fuzz_corpus_replays() {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/connect_script");
-    let mut n = 0;
+    let (mut n, mut with_attempts) = (0, 0);
     for entry in std::fs::read_dir(&dir).expect("corpus directory") {
         let path = entry.expect("corpus entry").path();
         let bytes = std::fs::read(&path).expect("corpus file");
+        // The script runner checks the machine's invariants on every input; inputs the fuzzer kept
+        // may legitimately start no attempt (no targets, cancelled at once).
         let s = connect_script(common::connect_script::origin(), &bytes);
-        assert!(s.attempts > 0, "{} starts no attempt", path.display());
+        with_attempts += usize::from(s.attempts > 0);
         n += 1;
     }
     assert!(n >= 6, "corpus has {n} files");
+    assert!(
+        with_attempts >= 6,
+        "only {with_attempts} corpus files start an attempt"
+    );
 }
 
 fn ip_strategy() -> impl Strategy<Value = std::net::IpAddr> {

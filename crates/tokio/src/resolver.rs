@@ -373,9 +373,6 @@ impl ResolutionDriver {
                     other => self.events.push(other),
                 }
             }
-            if self.r.poll_transmit().is_some() {
-                continue;
-            }
             let t = now();
             if self.dns.poll(cx, &mut self.r, t) {
                 continue;
