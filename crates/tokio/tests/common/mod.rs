@@ -73,9 +73,16 @@ pub struct DnsServer {
 
 impl DnsServer {
     pub fn start(zone: Vec<Rr>, max_udp_answers: usize) -> DnsServer {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind(addr).unwrap();
+        // UDP and TCP on one port: a port whose TCP side is taken (by some other test's connection)
+        // is given up for another.
+        let (udp, addr, tcp) = (0..50)
+            .find_map(|_| {
+                let udp = UdpSocket::bind("127.0.0.1:0").ok()?;
+                let addr = udp.local_addr().ok()?;
+                let tcp = TcpListener::bind(addr).ok()?;
+                Some((udp, addr, tcp))
+            })
+            .expect("a port free for both UDP and TCP");
         tcp.set_nonblocking(true).unwrap();
         udp.set_read_timeout(Some(Duration::from_millis(20)))
             .unwrap();
