@@ -10,9 +10,14 @@ BUILD_SETS=(
   "-p anysock-async-std --all-targets --features tracing"
 )
 
+# The README's test command, then the suites that need what .ci/run installs.
 run_suites() {
   echo "--- suite: the README's test command"
   cargo test --workspace --offline
+  run_extra_suites
+}
+
+run_extra_suites() {
   echo "--- suite: differential against the real AnyEvent::Socket (Perl)"
   cargo test -p anysock-core --offline --features perl-differential --test differential_perl
   echo "--- suite: reliability (load, DNS/connect/server faults, leaks) across all three adapters"
