@@ -64,9 +64,9 @@ pub use protocol::{Protocol, ProtocolDb, getprotobyname};
 pub use resolution::{LookupError, QueryRecord, QueryToken, Resolution, ResolutionEvent};
 pub use resolv_conf::{DnsConfig, ResolvConf};
 pub use resolve::{
-    FamilyPreference, HostsPolicy, InetAton, InetAtonEvent, Query, QueryFailure, QueryId,
-    QueryOutcome, QueryType, Resolve, ResolveConfig, ResolveError, ResolveEvent, ResolveRequest,
-    SrvRecord,
+    ConfigNeeds, FamilyPreference, HostsPolicy, InetAton, InetAtonEvent, Query, QueryFailure,
+    QueryId, QueryOutcome, QueryType, Resolve, ResolveConfig, ResolveError, ResolveEvent,
+    ResolveRequest, SrvRecord,
 };
 pub use service::{Service, ServiceDb, ServiceError, getservbyname};
 pub use sockaddr::{

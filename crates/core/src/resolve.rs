@@ -138,6 +138,120 @@ impl<'a> ResolveRequest<'a> {
         self.socktype = socktype;
         self
     }
+
+    /// Which parts of a [`ResolveConfig`] planning this request reads, so that an adapter loads (and
+    /// checks for changes) only those files. An IP literal with a numeric port over TCP needs none.
+    ///
+    /// Planning with a configuration whose unneeded parts are left at their defaults gives the same
+    /// plan as with the full configuration.
+    ///
+    /// ```
+    /// use anysock_core::{ConfigNeeds, ResolveRequest};
+    ///
+    /// assert_eq!(ResolveRequest::new("127.0.0.1", Some("80")).config_needs(), ConfigNeeds::NONE);
+    /// let n = ResolveRequest::new("db.internal", Some("postgresql")).config_needs();
+    /// assert!(n.hosts && n.services && !n.protocols);
+    /// ```
+    pub fn config_needs(&self) -> ConfigNeeds {
+        let literal = self.node == "unix/"
+            || (self.node.is_ascii()
+                && matches!(
+                    parse_address(self.node),
+                    Ok(Address::V4(_) | Address::V6(_))
+                ));
+        let service_name = self.node != "unix/"
+            && self
+                .service
+                .is_some_and(|s| matches!(Service::parse(s), Ok(Service::Name(_))));
+        ConfigNeeds {
+            hosts: !literal,
+            services: service_name,
+            protocols: !builtin_protocol(self.protocol),
+        }
+    }
+}
+
+impl ResolveRequest<'_> {
+    /// The one target of a request that needs no planning: an IP literal in plain form (what
+    /// [`parse_address`] takes) with a port number or `name=port`, over `tcp`, `udp` or the default,
+    /// with no family filter, whose family `config` allows. `None` for everything else, which
+    /// [`Resolve::new`] plans; for these requests it would give exactly this target and nothing else.
+    ///
+    /// Adapters use it to skip the planner's machinery on the hot path of connecting to a literal.
+    ///
+    /// ```
+    /// use anysock_core::{ResolveConfig, ResolveRequest};
+    ///
+    /// let config = ResolveConfig::new();
+    /// let t = ResolveRequest::new("127.1", Some("80")).literal_target(&config).unwrap();
+    /// assert_eq!(t.addr.to_string(), "127.0.0.1:80");
+    /// assert!(ResolveRequest::new("db.internal", Some("80")).literal_target(&config).is_none());
+    /// ```
+    pub fn literal_target(&self, config: &ResolveConfig) -> Option<Target> {
+        if self.family.is_some() || !self.node.is_ascii() || !builtin_protocol(self.protocol) {
+            return None;
+        }
+        let port = match Service::parse(self.service?) {
+            Ok(Service::Port(p) | Service::NamePort { port: p, .. }) => p,
+            _ => return None,
+        };
+        let addr = match parse_address(self.node).ok()? {
+            Address::V4(a) => SocketAddr::V4(SocketAddrV4::new(a, port)),
+            Address::V6(a) => SocketAddr::V6(SocketAddrV6::new(a, port, 0, 0)),
+            _ => return None,
+        };
+        let family = if addr.is_ipv4() {
+            Family::V4
+        } else {
+            Family::V6
+        };
+        if !config.family_preference.order().contains(&family) {
+            return None;
+        }
+        let udp = self.protocol.eq_ignore_ascii_case("udp");
+        let socktype = self.socktype.unwrap_or(if udp {
+            SockType::Datagram
+        } else {
+            SockType::Stream
+        });
+        Some(Target::new(
+            socktype,
+            if udp { 17 } else { 6 },
+            SockAddr::Inet(addr),
+        ))
+    }
+}
+
+/// The parts of a [`ResolveConfig`] that planning one request reads ([`ResolveRequest::config_needs`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConfigNeeds {
+    /// The hosts file: for every node that is not an IP literal or `unix/`.
+    pub hosts: bool,
+    /// The services database: for a service given by name alone (`https`, not `443` or `https=443`).
+    pub services: bool,
+    /// The protocols database: for a protocol other than `tcp`, `udp` or the empty default, whose
+    /// numbers (6 and 17) are fixed by IANA and the same in every protocols file.
+    pub protocols: bool,
+}
+
+impl ConfigNeeds {
+    /// Nothing: an IP literal or `unix/` path with a numeric port over TCP or UDP.
+    pub const NONE: ConfigNeeds = ConfigNeeds {
+        hosts: false,
+        services: false,
+        protocols: false,
+    };
+    /// Everything.
+    pub const ALL: ConfigNeeds = ConfigNeeds {
+        hosts: true,
+        services: true,
+        protocols: true,
+    };
+}
+
+/// `tcp`, `udp` or empty (`tcp`): protocols the planner resolves from the built-in table alone.
+fn builtin_protocol(name: &str) -> bool {
+    name.is_empty() || name.eq_ignore_ascii_case("tcp") || name.eq_ignore_ascii_case("udp")
 }
 
 /// When the hosts file is consulted.
@@ -193,7 +307,7 @@ impl FamilyPreference {
 /// The planner's configuration: the hosts file, the services and protocols databases, and policies.
 ///
 /// Cheap to clone (the tables are shared). One configuration serves any number of [`Resolve`] machines.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ResolveConfig {
     /// The hosts file (empty by default; core reads no file, so the adapter hands over its text).
@@ -206,6 +320,20 @@ pub struct ResolveConfig {
     pub services: Option<Arc<ServiceDb>>,
     /// The protocols database for protocol names; `None`: the built-in table ([`ProtocolDb::builtin`]).
     pub protocols: Option<Arc<ProtocolDb>>,
+}
+
+impl Default for ResolveConfig {
+    fn default() -> Self {
+        /// One empty hosts table shared by every default configuration: making one costs no allocation.
+        static NO_HOSTS: std::sync::OnceLock<Arc<HostsFile>> = std::sync::OnceLock::new();
+        ResolveConfig {
+            hosts: Arc::clone(NO_HOSTS.get_or_init(|| Arc::new(HostsFile::default()))),
+            hosts_policy: HostsPolicy::default(),
+            family_preference: FamilyPreference::default(),
+            services: None,
+            protocols: None,
+        }
+    }
 }
 
 impl ResolveConfig {

@@ -1137,3 +1137,149 @@ proptest::proptest! {
         anysock_core::fuzzing::resolve_script_check(&data);
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// ConfigNeeds: planning with only the parts a request needs gives the same plan
+
+/// The full configuration of the `config_needs` property: a hosts file, a services database that
+/// differs from the built-in one (so that reading it or not shows), and a protocols database.
+fn full_config() -> ResolveConfig {
+    ResolveConfig::default()
+        .with_hosts(HostsFile::parse(
+            "10.0.0.7 db.internal\n::1 db.internal\n127.0.0.9 www.example\n",
+        ))
+        .with_services(anysock_core::ServiceDb::parse(
+            "http 8080/tcp www\nhttp 8080/udp\ncustom 4444/tcp\ncustom 4445/udp\nsctpsvc 9999/sctp\n",
+        ))
+        .with_protocols(anysock_core::ProtocolDb::parse(
+            "tcp 6 TCP\nudp 17 UDP\nsctp 132 SCTP\nspecial 99 SPECIAL\n",
+        ))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+    /// A request planned with the parts `config_needs` names (the rest left at their defaults) gives
+    /// exactly the plan, queries, targets and errors that the full configuration gives.
+    #[test]
+    fn config_needs_names_every_part_the_plan_reads(
+        node in proptest::sample::select(vec![
+            "127.0.0.1", "127.1", "0x7f.1", "::1", "::ffff:10.0.0.1", "[::1]", "unix/", "localhost",
+            "db.internal", "DB.Internal", "www.example", "missing.example", "bücher.example", "",
+            "256.1.1.1", "1.2.3.4.5", "fe80::1%lo",
+        ]),
+        service in proptest::sample::select(vec![
+            None, Some("80"), Some("0"), Some("http"), Some("HTTP"), Some("custom"), Some("https"),
+            Some("http=81"), Some("nosuch"), Some("nosuch=82"), Some("/tmp/sock"), Some("rel/sock"),
+            Some(""), Some("70000"), Some("sctpsvc"),
+        ]),
+        protocol in proptest::sample::select(vec!["", "tcp", "TCP", "udp", "sctp", "special", "bogus"]),
+        family in proptest::sample::select(vec![None, Some(Family::V4), Some(Family::V6), Some(Family::Unix)]),
+    ) {
+        let req = ResolveRequest::new(node, service).protocol(protocol).family(family);
+        let needs = req.config_needs();
+        let full = full_config();
+        let mut part = ResolveConfig::default();
+        if needs.hosts {
+            part.hosts = full.hosts.clone();
+        }
+        if needs.services {
+            part.services = full.services.clone();
+        }
+        if needs.protocols {
+            part.protocols = full.protocols.clone();
+        }
+        let dns = Dns::default()
+            .a("missing.example", &["10.9.9.9"])
+            .aaaa("xn--bcher-kva.example", &["2001:db8::9"]);
+        let plan = |config: &ResolveConfig| match Resolve::new(req, config, 7) {
+            Ok(mut r) => format!("{:?}", drive(&mut r, &dns)),
+            Err(e) => format!("error {e:?}"),
+        };
+        proptest::prop_assert_eq!(plan(&full), plan(&part), "needs {:?}", needs);
+    }
+}
+
+#[test]
+fn config_needs_of_common_requests() {
+    use anysock_core::ConfigNeeds;
+    let needs = |node, service, proto| {
+        ResolveRequest::new(node, service)
+            .protocol(proto)
+            .config_needs()
+    };
+    assert_eq!(needs("127.0.0.1", Some("80"), "tcp"), ConfigNeeds::NONE);
+    assert_eq!(needs("::1", Some("http=80"), ""), ConfigNeeds::NONE);
+    assert_eq!(
+        needs("unix/", Some("/run/x.sock"), "tcp"),
+        ConfigNeeds::NONE
+    );
+    assert_eq!(needs("0x7f.1", None, "udp"), ConfigNeeds::NONE);
+    assert_eq!(
+        needs("example.test", Some("443"), "tcp"),
+        ConfigNeeds {
+            hosts: true,
+            ..ConfigNeeds::NONE
+        }
+    );
+    assert_eq!(
+        needs("127.0.0.1", Some("https"), "sctp"),
+        ConfigNeeds {
+            services: true,
+            protocols: true,
+            ..ConfigNeeds::NONE
+        }
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+    /// `literal_target`, where it answers, gives exactly the planner's one target and a successful end;
+    /// and it answers for every plain IP literal with a numeric port over TCP.
+    #[test]
+    fn literal_target_is_the_planners_answer(
+        node in proptest::sample::select(vec![
+            "127.0.0.1", "127.1", "0x7f.1", "017700000001", "10.1.2.3", "0.0.0.0", "255.255.255.255",
+            "::1", "::", "::ffff:10.0.0.1", "::1.2.3.4", "2001:db8::7", "[::1]", "unix/", "localhost",
+            "db.internal", "256.1.1.1", "fe80::1%lo", "bücher.example", "",
+        ]),
+        service in proptest::sample::select(vec![
+            None, Some("80"), Some("0"), Some("65535"), Some("http"), Some("http=81"), Some("/tmp/s"),
+            Some(""), Some("70000"),
+        ]),
+        protocol in proptest::sample::select(vec!["", "tcp", "TCP", "udp", "Udp", "sctp"]),
+        family in proptest::sample::select(vec![None, Some(Family::V4), Some(Family::V6)]),
+        socktype in proptest::sample::select(vec![None, Some(SockType::Stream), Some(SockType::Datagram)]),
+        preference in proptest::sample::select(vec![
+            FamilyPreference::PreferV6, FamilyPreference::PreferV4, FamilyPreference::V4Only,
+            FamilyPreference::V6Only,
+        ]),
+    ) {
+        let req = ResolveRequest::new(node, service)
+            .protocol(protocol)
+            .family(family)
+            .socktype(socktype);
+        let config = full_config().with_family_preference(preference);
+        if let Some(t) = req.literal_target(&config) {
+            let mut r = Resolve::new(req, &config, 7).expect("the planner accepts it too");
+            let mut targets = Vec::new();
+            let mut done = None;
+            while let Some(ev) = r.poll_event() {
+                match ev {
+                    ResolveEvent::Targets { targets: ts, .. } => targets.extend(ts),
+                    ResolveEvent::Done(d) => done = Some(d),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            proptest::prop_assert!(r.poll_query().is_none());
+            proptest::prop_assert_eq!(targets, vec![t]);
+            proptest::prop_assert_eq!(done, Some(Ok(())));
+        } else {
+            let plain = family.is_none()
+                && matches!(protocol, "" | "tcp")
+                && service.is_some_and(|s| s.parse::<u16>().is_ok())
+                && anysock_core::parse_address(node).is_ok_and(|a| !matches!(a, anysock_core::Address::Unix))
+                && preference == FamilyPreference::PreferV6;
+            proptest::prop_assert!(!plain, "a plain literal request was not answered");
+        }
+    }
+}
