@@ -28,6 +28,7 @@
 //! nothing with old servers. [`DnsConfigBuilder::edns0`] turns it off.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::dns::{NameError, name_to_ascii};
@@ -59,10 +60,12 @@ pub const MAX_NAMESERVERS: usize = 3;
 ///
 /// Build one with [`DnsConfig::builder`] or [`ResolvConf::parse`]; [`DnsConfig::default`] is the
 /// local host on port 53 with the defaults in the [module docs](self).
+///
+/// Cheap to clone: the nameserver and search lists are shared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsConfig {
-    nameservers: Vec<SocketAddr>,
-    search: Vec<String>,
+    nameservers: Arc<[SocketAddr]>,
+    search: Arc<[String]>,
     ndots: u8,
     timeout: Duration,
     attempts: u8,
@@ -74,7 +77,7 @@ impl Default for DnsConfig {
     fn default() -> Self {
         Self {
             nameservers: default_nameservers(),
-            search: Vec::new(),
+            search: no_search(),
             ndots: DEFAULT_NDOTS,
             timeout: DEFAULT_TIMEOUT,
             attempts: DEFAULT_ATTEMPTS,
@@ -84,11 +87,21 @@ impl Default for DnsConfig {
     }
 }
 
-fn default_nameservers() -> Vec<SocketAddr> {
-    vec![
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DNS_PORT),
-        SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), DNS_PORT),
-    ]
+/// The local host on port 53, shared by every default configuration.
+fn default_nameservers() -> Arc<[SocketAddr]> {
+    static LOCAL: OnceLock<Arc<[SocketAddr]>> = OnceLock::new();
+    Arc::clone(LOCAL.get_or_init(|| {
+        Arc::from([
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DNS_PORT),
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), DNS_PORT),
+        ])
+    }))
+}
+
+/// The empty search list, shared.
+fn no_search() -> Arc<[String]> {
+    static EMPTY: OnceLock<Arc<[String]>> = OnceLock::new();
+    Arc::clone(EMPTY.get_or_init(|| Arc::from([])))
 }
 
 impl DnsConfig {
@@ -185,7 +198,7 @@ impl Default for DnsConfigBuilder {
         let d = DnsConfig::default();
         Self {
             nameservers: Vec::new(),
-            search: d.search,
+            search: d.search.to_vec(),
             ndots: d.ndots,
             timeout: d.timeout,
             attempts: d.attempts,
@@ -284,9 +297,9 @@ impl DnsConfigBuilder {
             nameservers: if self.nameservers.is_empty() {
                 default_nameservers()
             } else {
-                self.nameservers
+                self.nameservers.into()
             },
-            search,
+            search: search.into(),
             ndots: self.ndots,
             timeout: self.timeout,
             attempts: self.attempts,
@@ -444,7 +457,7 @@ struct Parse {
 impl Default for Parse {
     fn default() -> Self {
         Self::from_config(&DnsConfig {
-            nameservers: Vec::new(),
+            nameservers: Arc::from([]),
             ..DnsConfig::default()
         })
     }
@@ -453,8 +466,8 @@ impl Default for Parse {
 impl Parse {
     fn from_config(c: &DnsConfig) -> Self {
         Self {
-            nameservers: c.nameservers.clone(),
-            search: c.search.clone(),
+            nameservers: c.nameservers.to_vec(),
+            search: c.search.to_vec(),
             ndots: c.ndots,
             timeout: c.timeout,
             attempts: c.attempts,
@@ -598,9 +611,9 @@ impl Parse {
                 nameservers: if self.nameservers.is_empty() {
                     default_nameservers()
                 } else {
-                    self.nameservers
+                    self.nameservers.into()
                 },
-                search: self.search,
+                search: self.search.into(),
                 ndots: self.ndots,
                 timeout: self.timeout,
                 attempts: self.attempts,
@@ -647,7 +660,7 @@ mod tests {
     #[test]
     fn defaults_are_local_host() {
         let c = DnsConfig::default();
-        assert_eq!(c.nameservers(), default_nameservers());
+        assert_eq!(c.nameservers(), &*default_nameservers());
         assert_eq!(c.timeout(), Duration::from_secs(5));
         assert_eq!(c.attempts(), 2);
         assert_eq!(c.ndots(), 1);
