@@ -81,16 +81,15 @@ pub fn start_connect<S: AsFd>(sock: &S, addr: &SockAddr) -> io::Result<ConnectPr
 /// and no peer yet (a spurious readiness) gives [`ConnectProgress::InProgress`] again.
 pub fn finish_connect<S: AsFd>(sock: &S) -> io::Result<ConnectProgress> {
     let sock = SockRef::from(sock);
-    if let Some(e) = sock.take_error()? {
-        return Err(e);
-    }
+    // A peer address means connected: one system call on the common path. Only without one is the
+    // pending error read, to tell a failed connect from one still in progress.
     match sock.peer_addr() {
         Ok(_) => Ok(ConnectProgress::Connected),
-        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
-            // Either still connecting, or it failed and the error was consumed by a racing reader.
-            // SO_ERROR was empty above, so it is still in progress.
-            Ok(ConnectProgress::InProgress)
-        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => match sock.take_error()? {
+            Some(e) => Err(e),
+            // No error either: still connecting (a spurious wake-up).
+            None => Ok(ConnectProgress::InProgress),
+        },
         Err(e) => Err(e),
     }
 }
