@@ -15,7 +15,7 @@ use anysock_core::connect::{AttemptId, AttemptRecord, ConnectConfig, Mode};
 use anysock_core::dial::{Dial, DialConfig, DialOutput, TraceEvent};
 use anysock_core::resolution::{QueryRecord, QueryToken};
 use anysock_core::rfc6724::Source;
-use anysock_core::{Family, FamilyPreference, Resolve, ResolveRequest, SockAddr, Target};
+use anysock_core::{Family, FamilyPreference, SockAddr, Target};
 use anysock_sys::ConnectProgress;
 use anysock_sys::socket2::Socket;
 use async_io::{Async, Timer};
@@ -211,21 +211,7 @@ impl Connector {
     pub fn connect(&self, host: &str, service: &str) -> Connect {
         Connect::start(self, host.to_owned(), |dial_config| {
             let resolver = self.resolver.clone().unwrap_or_else(Resolver::system);
-            let config = resolver.resolve_config(self.family)?;
-            let plan = Resolve::new(
-                ResolveRequest::new(host, Some(service)),
-                &config,
-                anysock_sys::random_u64(),
-            )
-            .map_err(|e| Error::resolve(host, e))?;
-            let dns = resolver.dns_config()?;
-            Ok(Dial::new(
-                plan,
-                &dns,
-                dial_config,
-                now(),
-                anysock_sys::random_u64(),
-            ))
+            resolver.dial(host, service, self.family, dial_config, now())
         })
     }
 
@@ -243,12 +229,8 @@ impl Connector {
 
     /// Connects to the first of these targets that answers, without any name resolution.
     pub fn connect_targets(&self, targets: impl IntoIterator<Item = Target>) -> Connect {
-        let targets: Vec<Target> = targets.into_iter().collect();
-        let node = targets
-            .first()
-            .map(|t| t.addr.to_string())
-            .unwrap_or_default();
-        Connect::start(self, node, |dial_config| {
+        // No host name: an error names the first target tried, formatted only then.
+        Connect::start(self, String::new(), |dial_config| {
             Ok(Dial::with_targets(targets, dial_config, now()))
         })
     }
@@ -285,7 +267,7 @@ impl Connect {
     fn start(
         connector: &Connector,
         node: String,
-        dial: impl FnOnce(DialConfig) -> Result<Dial, Error>,
+        dial: impl FnOnce(DialConfig) -> io::Result<Dial>,
     ) -> Connect {
         let state = match dial(DialConfig::new().connect(connector.config)) {
             Ok(dial) => ConnectState::Running(Box::new(Driver {
@@ -299,7 +281,7 @@ impl Connect {
                 timer: Timer::never(),
                 armed: None,
             })),
-            Err(e) => ConnectState::Failed(e.into()),
+            Err(e) => ConnectState::Failed(e),
         };
         Connect { state }
     }
@@ -397,7 +379,8 @@ struct Attempt {
 struct Driver {
     prepare: Option<PrepareHook>,
     accept: Option<AcceptHook>,
-    /// The host being connected to (or the first address), for error messages.
+    /// The host being connected to, for error messages (empty for given targets: the first
+    /// attempt's address is named instead).
     node: String,
     dial: Dial,
     dns: QuerySockets<QueryToken>,
@@ -486,7 +469,10 @@ impl Driver {
                     trace_debug!("connect failed: {}", error);
                     self.attempts.clear();
                     let err = Error::Connect {
-                        node: std::mem::take(&mut self.node),
+                        node: match self.dial.attempts().first() {
+                            Some(a) if self.node.is_empty() => a.target.addr.to_string(),
+                            _ => std::mem::take(&mut self.node),
+                        },
                         error,
                     };
                     return Some(Err(err.into()));

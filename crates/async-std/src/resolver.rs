@@ -3,46 +3,27 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::Poll;
 
 use anysock_core::dns::{DnsAnswer, RecordType};
 use anysock_core::resolution::{QueryToken, Resolution, ResolutionEvent};
 use anysock_core::resolv_conf::DnsConfig;
+use anysock_core::{ConfigNeeds, Dial, DialConfig};
 use anysock_core::{
-    Family, FamilyPreference, HostsFile, HostsPolicy, InetAton, ResolvConf, Resolve, ResolveConfig,
-    ResolveError, ResolveRequest, SockType, Target,
+    Family, FamilyPreference, InetAton, Resolve, ResolveConfig, ResolveError, ResolveRequest,
+    SockType, Target,
 };
-use anysock_sys::{ConfigFile, Watched};
+use anysock_sys::{PlanError, ResolverSettings};
 use async_io::Timer;
+use std::time::Instant;
 
 use crate::clock::now;
 use crate::dns::QuerySockets;
 use crate::error::Error;
-
-#[derive(Debug)]
-enum DnsSource {
-    Fixed(DnsConfig),
-    File(Watched<ResolvConf>),
-}
-
-#[derive(Debug)]
-enum HostsSource {
-    None,
-    Fixed(Arc<HostsFile>),
-    File(Watched<HostsFile>),
-}
-
-#[derive(Debug)]
-struct Inner {
-    dns: DnsSource,
-    hosts: HostsSource,
-    hosts_policy: HostsPolicy,
-    family: FamilyPreference,
-}
 
 /// A DNS stub resolver with a hosts file: AnyEvent's `resolve_sockaddr`, `inet_aton` and
 /// AnyEvent::DNS's record lookups. Cheap to clone (clones share their configuration and file caches).
@@ -75,82 +56,16 @@ struct Inner {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Resolver {
-    inner: Arc<Inner>,
+    settings: Arc<ResolverSettings>,
 }
 
-/// Settings for a [`Resolver`].
-#[derive(Debug)]
-pub struct ResolverBuilder {
-    dns: Result<DnsSource, Error>,
-    hosts: HostsSource,
-    hosts_policy: HostsPolicy,
-    family: FamilyPreference,
-}
+/// Settings for a [`Resolver`]: [`Resolver::builder`] starts one from the system configuration files.
+pub type ResolverBuilder = anysock_sys::ResolverBuilder<Resolver>;
 
-impl ResolverBuilder {
-    /// Nameservers with their ports, with the default timeout (5 s), attempts (2) and no search list.
-    pub fn nameservers(mut self, servers: impl IntoIterator<Item = SocketAddr>) -> Self {
-        self.dns = DnsConfig::builder()
-            .nameservers(servers)
-            .build()
-            .map(DnsSource::Fixed)
-            .map_err(|e| Error::Config(e.to_string()));
-        self
-    }
-
-    /// Explicit DNS settings: nameservers with ports, search list, ndots, timeout, attempts.
-    pub fn dns_config(mut self, config: DnsConfig) -> Self {
-        self.dns = Ok(DnsSource::Fixed(config));
-        self
-    }
-
-    /// DNS settings from a resolv.conf-format file, read on first use and whenever it changes.
-    pub fn resolv_conf(mut self, path: impl Into<PathBuf>) -> Self {
-        self.dns = Ok(DnsSource::File(Watched::new(path)));
-        self
-    }
-
-    /// A hosts-format file, read on first use and whenever its modification time changes.
-    pub fn hosts_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.hosts = HostsSource::File(Watched::new(path));
-        self
-    }
-
-    /// A hosts table given as parsed data.
-    pub fn hosts(mut self, hosts: HostsFile) -> Self {
-        self.hosts = HostsSource::Fixed(Arc::new(hosts));
-        self
-    }
-
-    /// No hosts file at all.
-    pub fn no_hosts(mut self) -> Self {
-        self.hosts = HostsSource::None;
-        self
-    }
-
-    /// When the hosts file is consulted (default [`HostsPolicy::First`]; AnyEvent:
-    /// [`HostsPolicy::Fallback`]).
-    pub fn hosts_policy(mut self, policy: HostsPolicy) -> Self {
-        self.hosts_policy = policy;
-        self
-    }
-
-    /// Which address families, in which order (default [`FamilyPreference::PreferV6`]).
-    pub fn family_preference(mut self, family: FamilyPreference) -> Self {
-        self.family = family;
-        self
-    }
-
-    /// The resolver. Fails only if explicit nameserver settings are invalid (none, or too many).
-    pub fn build(self) -> io::Result<Resolver> {
-        Ok(Resolver {
-            inner: Arc::new(Inner {
-                dns: self.dns?,
-                hosts: self.hosts,
-                hosts_policy: self.hosts_policy,
-                family: self.family,
-            }),
-        })
+impl From<Arc<ResolverSettings>> for Resolver {
+    /// A resolver with these settings (what [`ResolverBuilder::build`] returns).
+    fn from(settings: Arc<ResolverSettings>) -> Self {
+        Resolver { settings }
     }
 }
 
@@ -164,27 +79,12 @@ impl Resolver {
     /// `/etc/resolv.conf` (`ANYSOCK_RESOLV_CONF`), names from `/etc/hosts` (`ANYSOCK_HOSTS`), both read
     /// on first use and again whenever they change; hosts file first, IPv6 preferred.
     pub fn system() -> Resolver {
-        static SYSTEM: OnceLock<Resolver> = OnceLock::new();
-        SYSTEM
-            .get_or_init(|| Resolver {
-                inner: Arc::new(Inner {
-                    dns: DnsSource::File(Watched::system(ConfigFile::ResolvConf)),
-                    hosts: HostsSource::File(Watched::system(ConfigFile::Hosts)),
-                    hosts_policy: HostsPolicy::First,
-                    family: FamilyPreference::PreferV6,
-                }),
-            })
-            .clone()
+        Resolver::from(ResolverSettings::system())
     }
 
     /// A builder starting from the system configuration files (see [`Resolver::system`]).
     pub fn builder() -> ResolverBuilder {
-        ResolverBuilder {
-            dns: Ok(DnsSource::File(Watched::system(ConfigFile::ResolvConf))),
-            hosts: HostsSource::File(Watched::system(ConfigFile::Hosts)),
-            hosts_policy: HostsPolicy::First,
-            family: FamilyPreference::PreferV6,
-        }
+        ResolverBuilder::new()
     }
 
     /// A resolver configured from a resolv.conf-format file (and the system hosts file).
@@ -205,34 +105,39 @@ impl Resolver {
 
     /// The DNS settings in force now (for a file-backed resolver: as of the file's current version).
     pub fn dns_config(&self) -> io::Result<DnsConfig> {
-        match &self.inner.dns {
-            DnsSource::Fixed(c) => Ok(c.clone()),
-            DnsSource::File(w) => Ok(w.get(ResolvConf::parse)?.config().clone()),
-        }
+        self.settings.dns_config()
     }
 
     /// The family preference.
     pub fn family_preference(&self) -> FamilyPreference {
-        self.inner.family
+        self.settings.family_preference()
     }
 
-    /// The planner configuration in force now: hosts file (re-read if changed), policies, services and
-    /// protocols databases.
+    /// The planner configuration in force now, with the parts `needs` names: hosts file (re-read if
+    /// changed), services and protocols databases; and the policies.
     pub(crate) fn resolve_config(
         &self,
         family: Option<FamilyPreference>,
+        needs: ConfigNeeds,
     ) -> io::Result<ResolveConfig> {
-        let mut c = ResolveConfig::new()
-            .with_hosts_policy(self.inner.hosts_policy)
-            .with_family_preference(family.unwrap_or(self.inner.family));
-        match &self.inner.hosts {
-            HostsSource::None => c = c.with_hosts_policy(HostsPolicy::Ignore),
-            HostsSource::Fixed(h) => c.hosts = Arc::clone(h),
-            HostsSource::File(w) => c.hosts = w.get(HostsFile::parse)?,
-        }
-        c.services = anysock_sys::sysdb::services();
-        c.protocols = anysock_sys::sysdb::protocols();
-        Ok(c)
+        self.settings.resolve_config(family, needs)
+    }
+
+    /// The [`Dial`] machine for a connect to `host` and `service` (see [`ResolverSettings::dial`]).
+    pub(crate) fn dial(
+        &self,
+        host: &str,
+        service: &str,
+        family: Option<FamilyPreference>,
+        config: DialConfig,
+        now: Instant,
+    ) -> io::Result<Dial> {
+        self.settings
+            .dial(host, service, family, config, now)
+            .map_err(|e| match e {
+                PlanError::Config(e) => e,
+                PlanError::Resolve(e) => Error::resolve(host, e).into(),
+            })
     }
 
     /// AnyEvent's `resolve_sockaddr`: the connection targets for `node` and `service`, in the order to
@@ -257,7 +162,7 @@ impl Resolver {
             .protocol(proto)
             .family(family)
             .socktype(socktype);
-        let config = self.resolve_config(None)?;
+        let config = self.resolve_config(None, request.config_needs())?;
         let plan = Resolve::new(request, &config, anysock_sys::random_u64())
             .map_err(|error| Error::resolve(node, error))?;
         let dns = self.dns_config()?;
@@ -271,7 +176,8 @@ impl Resolver {
     /// `inet_aton`: the addresses of `name` (an IP literal in any AnyEvent form, `localhost`, a hosts
     /// file name or a DNS name), preferred family first. Unlike AnyEvent, the hosts file is used (B35).
     pub async fn inet_aton(&self, name: &str) -> io::Result<Vec<IpAddr>> {
-        let config = self.resolve_config(None)?;
+        let needs = ResolveRequest::new(name, None).config_needs();
+        let config = self.resolve_config(None, needs)?;
         let plan = InetAton::new(name, &config).map_err(|error| Error::resolve(name, error))?;
         let dns = self.dns_config()?;
         let mut r = Resolution::inet_aton(plan, &dns, now(), anysock_sys::random_u64());

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use anysock_core::connect::{AttemptId, AttemptRecord, ConnectConfig, Mode};
 use anysock_core::dial::{Dial, DialConfig, DialOutput, TraceEvent};
-use anysock_core::resolv_conf::DnsConfig;
 use anysock_core::rfc6724::Source;
-use anysock_core::{Family, FamilyPreference, Resolve, ResolveRequest, SockAddr, Target};
+use anysock_core::{Family, FamilyPreference, SockAddr, Target};
 use anysock_sys::ConnectProgress;
 use anysock_sys::socket2::Socket;
 
@@ -212,28 +211,13 @@ impl Connector {
     /// `ConnectionRefused` (the last attempt's error), `InvalidInput` for a malformed host or service.
     pub fn connect(&self, host: &str, service: &str) -> io::Result<Connection> {
         let resolver = self.resolver.clone().unwrap_or_else(Resolver::system);
-        let config = resolver.resolve_config(self.family)?;
-        let plan = Resolve::new(
-            ResolveRequest::new(host, Some(service)),
-            &config,
-            anysock_sys::random_u64(),
-        )
-        .map_err(|e| Error::resolve(host, e))?;
-        // DNS settings are read only when a question will be asked: a literal, `unix/` or a name the
-        // hosts file answers is planned in full already and needs none (nor the resolv.conf stat).
-        // Nor is a seed for DNS machines drawn then (reading /dev/urandom is three system calls).
-        let (dns, seed) = if plan.is_finished() {
-            (DnsConfig::default(), 0)
-        } else {
-            (resolver.dns_config()?, anysock_sys::random_u64())
-        };
-        let dial = Dial::new(
-            plan,
-            &dns,
+        let dial = resolver.dial(
+            host,
+            service,
+            self.family,
             DialConfig::new().connect(self.config),
             now(),
-            seed,
-        );
+        )?;
         Driver::new(self, host.to_owned(), dial)?.run()
     }
 

@@ -58,9 +58,6 @@ pub enum Error {
         /// Why.
         error: anysock_core::ResolveError,
     },
-    /// Invalid resolver settings.
-    #[error("invalid resolver settings: {0}")]
-    Config(String),
     /// A socket-layer failure.
     #[error(transparent)]
     Sys(#[from] SysError),
@@ -86,7 +83,6 @@ impl Error {
             Error::UnknownService { .. } => io::ErrorKind::NotFound,
             Error::Connect { error, .. } => error.kind(),
             Error::Resolve { error, .. } => crate::resolver::resolve_error_kind(*error),
-            Error::Config(_) => io::ErrorKind::InvalidInput,
             Error::Sys(e) => e.kind(),
             Error::Io(e) => e.kind(),
         }

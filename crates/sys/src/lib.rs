@@ -17,7 +17,8 @@
 //! - socket options [`tcp_nodelay`] and [`tcp_congestion`];
 //! - the local source address for a destination ([`source_address`]), input to RFC 6724 sorting;
 //! - the system configuration files with environment overrides and change detection ([`ConfigFile`],
-//!   [`Watched`]).
+//!   [`Watched`]), and the resolver settings built on them that every adapter's `Resolver` shares
+//!   ([`ResolverSettings`], [`ResolverBuilder`]).
 //!
 //! ```
 //! use anysock_core::{SockAddr, SockType, Target};
@@ -53,6 +54,7 @@ mod error;
 mod listen;
 mod options;
 mod random;
+pub mod resolver_settings;
 mod socket;
 mod source;
 pub mod sysdb;
@@ -68,6 +70,7 @@ pub use listen::{
 };
 pub use options::{tcp_congestion, tcp_congestion_name, tcp_nodelay, tcp_nodelay_enabled};
 pub use random::random_u64;
+pub use resolver_settings::{PlanError, ResolverBuilder, ResolverSettings};
 pub use socket::{
     ConnectProgress, finish_connect, new_socket, socket_for, start_connect, udp_socket_for,
 };
