@@ -68,6 +68,71 @@ fn connect_loopback(c: &mut Criterion) {
     g.finish();
 }
 
+/// The loopback comparison, interleaved: each round times one tokio connect, one
+/// `connect_addrs` and one `tcp_connect` back to back (alternating the order), so that load from
+/// other processes and the kernel's TIME_WAIT build-up hit all three alike; clients close with
+/// `SO_LINGER 0`, so no TIME_WAIT state piles up at all. Prints the medians and their ratios.
+#[allow(clippy::disallowed_methods)] // a benchmark reads the clock
+fn connect_loopback_interleaved(_: &mut Criterion) {
+    use std::time::Instant;
+    fn abortive_close<S: std::os::fd::AsFd>(s: &S) {
+        anysock_sys::socket2::SockRef::from(s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+    }
+    let rt = runtime();
+    let addr = drop_server(&rt);
+    let port = addr.port().to_string();
+    let connector = Connector::new();
+    let rounds = 3000;
+    let (mut tokio_t, mut addrs_t, mut tcp_t) = (Vec::new(), Vec::new(), Vec::new());
+    rt.block_on(async {
+        for round in 0..rounds {
+            for k in 0..3 {
+                let which = if round % 2 == 0 { k } else { 2 - k };
+                let t = Instant::now();
+                match which {
+                    0 => {
+                        let s = TcpStream::connect(addr).await.unwrap();
+                        tokio_t.push(t.elapsed());
+                        abortive_close(&s);
+                    }
+                    1 => {
+                        let c = connector.connect_addrs([addr]).await.unwrap();
+                        addrs_t.push(t.elapsed());
+                        abortive_close(&c.stream);
+                    }
+                    _ => {
+                        let c = anysock_tokio::tcp_connect("127.0.0.1", &port)
+                            .await
+                            .unwrap();
+                        tcp_t.push(t.elapsed());
+                        abortive_close(&c.stream);
+                    }
+                }
+            }
+        }
+    });
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64()
+    };
+    let (mt, ma, mc) = (
+        median(&mut tokio_t),
+        median(&mut addrs_t),
+        median(&mut tcp_t),
+    );
+    println!(
+        "connect_loopback_interleaved: {rounds} rounds; median tokio {:.1} us, anysock \
+         connect_addrs {:.1} us (ratio {:.3}), anysock tcp_connect {:.1} us (ratio {:.3})",
+        mt * 1e6,
+        ma * 1e6,
+        ma / mt,
+        mc * 1e6,
+        mc / mt
+    );
+}
+
 /// [::1]:P with a full accept queue and a working 127.0.0.1:P.
 fn blackhole_pair() -> Option<(
     anysock_sys::Listener,
@@ -216,5 +281,11 @@ fn accept_loop(c: &mut Criterion) {
     drop(server);
 }
 
-criterion_group!(benches, connect_loopback, happy_eyeballs, accept_loop);
+criterion_group!(
+    benches,
+    connect_loopback,
+    connect_loopback_interleaved,
+    happy_eyeballs,
+    accept_loop
+);
 criterion_main!(benches);

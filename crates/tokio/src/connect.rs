@@ -2,7 +2,6 @@
 //! Eyeballs) driven on tokio sockets and one tokio timer. Dropping the future cancels every attempt and
 //! every DNS query at once (AnyEvent's guard): all their sockets are owned by the future.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
@@ -14,8 +13,7 @@ use anysock_core::connect::{AttemptId, AttemptRecord, ConnectConfig, Mode};
 use anysock_core::dial::{Dial, DialConfig, DialOutput, TraceEvent};
 use anysock_core::resolution::QueryRecord;
 use anysock_core::rfc6724::Source;
-use anysock_core::rng::SplitMix64;
-use anysock_core::{Family, FamilyPreference, Resolve, ResolveRequest, SockAddr, SockType, Target};
+use anysock_core::{Family, FamilyPreference, SockAddr, SockType, Target};
 use anysock_sys::ConnectProgress;
 use anysock_sys::socket2::Socket;
 use tokio::io::Interest;
@@ -198,17 +196,7 @@ impl Connector {
     /// Dropping the future cancels every attempt and DNS query and closes their sockets.
     pub async fn connect(&self, host: &str, service: &str) -> io::Result<Connection> {
         let resolver = self.resolver.clone().unwrap_or_else(Resolver::system);
-        let config = resolver.resolve_config(self.family)?;
-        // One OS seed, split: the planner's SRV draws and the DNS machines' ids.
-        let mut rng = SplitMix64::new(anysock_sys::random_u64());
-        let plan = Resolve::new(
-            ResolveRequest::new(host, Some(service)),
-            &config,
-            rng.next_u64(),
-        )
-        .map_err(|e| Error::resolve(host, e))?;
-        let dns_config = resolver.dns_config()?;
-        let dial = Dial::new(plan, &dns_config, self.dial_config(), now(), rng.next_u64());
+        let dial = resolver.dial(host, service, self.family, self.dial_config(), now())?;
         self.run(dial, host).await
     }
 
@@ -231,12 +219,9 @@ impl Connector {
         &self,
         targets: impl IntoIterator<Item = Target>,
     ) -> io::Result<Connection> {
-        let targets: Vec<Target> = targets.into_iter().collect();
-        let node = targets
-            .first()
-            .map_or_else(String::new, |t| t.addr.to_string());
+        // No host name: an error names the first target tried, formatted only then.
         let dial = Dial::with_targets(targets, self.dial_config(), now());
-        self.run(dial, &node).await
+        self.run(dial, "").await
     }
 
     fn dial_config(&self) -> DialConfig {
@@ -249,7 +234,7 @@ impl Connector {
             node,
             dial,
             dns: DnsIo::default(),
-            attempts: HashMap::new(),
+            attempts: Vec::new(),
             timer: Timer::default(),
             queries: Vec::new(),
         };
@@ -273,13 +258,23 @@ struct Attempt {
     own_deadline: Option<Instant>,
 }
 
+/// What a failed connect names in its error: the host it was given or, for a connect to given
+/// targets, the first target it tried.
+fn failed_node(node: &str, dial: &Dial) -> String {
+    match dial.attempts().first() {
+        Some(a) if node.is_empty() => a.target.addr.to_string(),
+        _ => node.to_owned(),
+    }
+}
+
 /// One connect in progress. Owns every socket; dropping it closes them all.
 struct Driver<'c> {
     connector: &'c Connector,
     node: &'c str,
     dial: Dial,
     dns: DnsIo,
-    attempts: HashMap<AttemptId, Attempt>,
+    /// The attempts in progress (a handful: a linear search beats hashing).
+    attempts: Vec<(AttemptId, Attempt)>,
     timer: Timer,
     queries: Vec<QueryRecord>,
 }
@@ -296,7 +291,11 @@ impl Driver<'_> {
             if fed {
                 continue;
             }
-            let own = self.attempts.values().filter_map(|a| a.own_deadline).min();
+            let own = self
+                .attempts
+                .iter()
+                .filter_map(|(_, a)| a.own_deadline)
+                .min();
             let deadline = match (self.dial.poll_timeout(), own) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -328,10 +327,10 @@ impl Driver<'_> {
                 }
                 DialOutput::StartAttempt { id, target, .. } => self.start_attempt(id, &target),
                 DialOutput::CancelAttempt { id } => {
-                    self.attempts.remove(&id);
+                    self.take_attempt(id);
                 }
                 DialOutput::Connected { id, target } => {
-                    let Some(a) = self.attempts.remove(&id) else {
+                    let Some(a) = self.take_attempt(id) else {
                         return Some(Err(io::Error::other(format!(
                             "connect machine won unknown attempt {id}"
                         ))));
@@ -360,7 +359,7 @@ impl Driver<'_> {
                 }
                 DialOutput::Failed(error) => {
                     return Some(Err(Error::Connect {
-                        node: self.node.to_owned(),
+                        node: failed_node(self.node, &self.dial),
                         error,
                     }
                     .into()));
@@ -409,7 +408,7 @@ impl Driver<'_> {
             Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };
         let connected = progress != ConnectProgress::InProgress;
-        self.attempts.insert(
+        self.attempts.push((
             id,
             Attempt {
                 sock,
@@ -420,18 +419,27 @@ impl Driver<'_> {
                     own_timeout.and_then(|d| t.checked_add(d))
                 },
             },
-        );
+        ));
         if connected {
             // Connected at once (unix sockets, sometimes loopback).
             self.dial.handle_attempt(t, id, Ok(()));
         }
     }
 
+    /// Removes attempt `id`, if it is still in progress.
+    fn take_attempt(&mut self, id: AttemptId) -> Option<Attempt> {
+        let i = self.attempts.iter().position(|(a, _)| *a == id)?;
+        Some(self.attempts.swap_remove(i).1)
+    }
+
     /// Checks every attempt in progress; true if a result was fed.
     fn poll_attempts(&mut self, cx: &mut Context<'_>, t: Instant) -> bool {
-        let mut results = Vec::new();
-        for (&id, a) in &self.attempts {
+        let mut fed = false;
+        let mut i = 0;
+        while let Some((id, a)) = self.attempts.get_mut(i) {
+            let id = *id;
             if a.connected {
+                i += 1;
                 continue;
             }
             let r = match &a.sock {
@@ -448,24 +456,20 @@ impl Driver<'_> {
                     s,
                 ),
             };
-            if let Poll::Ready(r) = r {
-                results.push((id, r.map_err(|e| e.kind())));
+            let Poll::Ready(r) = r else {
+                i += 1;
+                continue;
+            };
+            fed = true;
+            if r.is_ok() {
+                a.connected = true;
+                a.own_deadline = None;
+                i += 1;
+            } else {
+                // Closed now; the last attempt moves into slot `i`, which is checked next.
+                self.attempts.swap_remove(i);
             }
-        }
-        let fed = !results.is_empty();
-        for (id, r) in results {
-            match r {
-                Ok(()) => {
-                    if let Some(a) = self.attempts.get_mut(&id) {
-                        a.connected = true;
-                        a.own_deadline = None;
-                    }
-                }
-                Err(_) => {
-                    self.attempts.remove(&id);
-                }
-            }
-            self.dial.handle_attempt(t, id, r);
+            self.dial.handle_attempt(t, id, r.map_err(|e| e.kind()));
         }
         fed
     }
@@ -478,7 +482,7 @@ impl Driver<'_> {
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
-            self.attempts.remove(&id);
+            self.take_attempt(id);
             self.dial
                 .handle_attempt(t, id, Err(io::ErrorKind::TimedOut));
         }
