@@ -233,9 +233,17 @@ const SAT: u64 = 1 << 40;
 /// Deviations from AnyEvent: a trailing newline is rejected (B2); a hex or octal part above 2^32-1
 /// is [`AddrParseError::PartOutOfRange`] where Perl dies (B1).
 pub fn parse_ipv4(text: &str) -> Result<Ipv4Addr, AddrParseError> {
-    if let Some(v) = ipv4_fast(text.as_bytes()) {
-        return Ok(Ipv4Addr::from_bits(v));
+    match ipv4_fast(text.as_bytes()) {
+        Some(v) => Ok(Ipv4Addr::from_bits(v)),
+        None => parse_ipv4_full(text),
     }
+}
+
+/// [`parse_ipv4`] past its fast path. Kept out of line so that the fast path's caller stays a leaf
+/// function (no stack frame, no saved registers) and reaches this with a tail call.
+#[cold]
+#[inline(never)]
+fn parse_ipv4_full(text: &str) -> Result<Ipv4Addr, AddrParseError> {
     ipv4_compat(text.as_bytes(), 0).map(Ipv4Addr::from_bits)
 }
 
@@ -243,9 +251,16 @@ pub fn parse_ipv4(text: &str) -> Result<Ipv4Addr, AddrParseError> {
 ///
 /// Accepts exactly what `std::net::Ipv4Addr::from_str` accepts.
 pub fn parse_ipv4_strict(text: &str) -> Result<Ipv4Addr, AddrParseError> {
-    if let Some(v) = ipv4_fast(text.as_bytes()) {
-        return Ok(Ipv4Addr::from_bits(v));
+    match ipv4_fast(text.as_bytes()) {
+        Some(v) => Ok(Ipv4Addr::from_bits(v)),
+        None => parse_ipv4_strict_full(text),
     }
+}
+
+/// [`parse_ipv4_strict`] past its fast path, out of line as [`parse_ipv4_full`] is.
+#[cold]
+#[inline(never)]
+fn parse_ipv4_strict_full(text: &str) -> Result<Ipv4Addr, AddrParseError> {
     ipv4_strict(text.as_bytes(), 0).map(Ipv4Addr::from_bits)
 }
 
@@ -325,42 +340,97 @@ fn address_parse(text: &str, strict: bool) -> Result<Address, AddrParseError> {
 /// Fast path for the common case, a decimal dotted quad without leading zeros (text that both the strict
 /// and the compatible parser accept, with the same value). `None` means "use the full parser", which
 /// also produces the error.
-#[inline]
+#[inline(always)]
 fn ipv4_fast(b: &[u8]) -> Option<u32> {
-    #[inline(always)]
-    fn digit(c: Option<&u8>) -> Option<u32> {
-        let d = c?.wrapping_sub(b'0');
-        (d < 10).then_some(u32::from(d))
+    let n = b.len();
+    if !(7..=15).contains(&n) {
+        return None; // a dotted quad is 7 ("0.0.0.0") to 15 ("255.255.255.255") bytes
     }
-    let mut i = 0;
-    let mut acc = 0u32;
-    for k in 0..4 {
-        let d0 = digit(b.get(i))?;
-        let mut v = d0;
-        i += 1;
-        if let Some(d1) = digit(b.get(i)) {
-            if d0 == 0 {
-                return None; // leading zero: octal for the compatible parser
-            }
-            v = v * 10 + d1;
-            i += 1;
-            if let Some(d2) = digit(b.get(i)) {
-                v = v * 10 + d2;
-                i += 1;
-                if v > 255 {
-                    return None;
-                }
-            }
-        }
-        acc = acc << 8 | v;
-        if k < 3 {
-            if *b.get(i)? != b'.' {
-                return None;
-            }
-            i += 1;
-        }
+    // A zeroed copy, so that reads past the text need no bounds checks and find a byte that is
+    // neither a digit nor a dot. Two overlapping fixed-size copies fill it without a `memcpy` call.
+    let mut buf = [0u8; 24];
+    if n >= 8 {
+        buf[..8].copy_from_slice(&b[..8]);
+        buf[n - 8..n].copy_from_slice(&b[n - 8..]);
+    } else {
+        buf[..4].copy_from_slice(&b[..4]);
+        buf[3..7].copy_from_slice(&b[3..]);
     }
-    (i == b.len()).then_some(acc)
+    // The octets in memory order: octet k in bits 8k..8k+8.
+    let mut octets = 0u32;
+    let mut i = 0; // start of the current part: at most 12, so `buf[i + 3]` is in bounds
+    for k in 0..3 {
+        // The part ends at the first dot within three bytes. A dot at `i + 3` is tested before one
+        // at `i + 2`: `ipv4_part3` rejects a dot among its three bytes.
+        let (v, len) = if buf[i + 1] == b'.' {
+            (ipv4_part1(&buf, i)?, 1)
+        } else if buf[i + 3] == b'.' {
+            (ipv4_part3(&buf, i)?, 3)
+        } else if buf[i + 2] == b'.' {
+            (ipv4_part2(&buf, i)?, 2)
+        } else {
+            return None;
+        };
+        octets |= v << (8 * k);
+        i += len + 1;
+    }
+    // The last part runs to the end of the text.
+    let v = match n - i {
+        1 => ipv4_part1(&buf, i)?,
+        2 => ipv4_part2(&buf, i)?,
+        3 => ipv4_part3(&buf, i)?,
+        _ => return None,
+    };
+    octets |= v << 24;
+    Some(u32::from_be_bytes(octets.to_le_bytes()))
+}
+
+/// A one-digit IPv4 part at `buf[i]`.
+#[inline(always)]
+fn ipv4_part1(buf: &[u8; 24], i: usize) -> Option<u32> {
+    let d = buf[i].wrapping_sub(b'0');
+    (d <= 9).then_some(u32::from(d))
+}
+
+/// A two-digit IPv4 part at `buf[i..i + 2]`, 10-99.
+#[inline(always)]
+fn ipv4_part2(buf: &[u8; 24], i: usize) -> Option<u32> {
+    let d0 = buf[i].wrapping_sub(b'0');
+    let d1 = buf[i + 1].wrapping_sub(b'0');
+    // `d0 - 1 <= 8`: a first digit 1-9, no leading zero.
+    (d0.wrapping_sub(1) <= 8 && d1 <= 9).then_some(u32::from(d0) * 10 + u32::from(d1))
+}
+
+/// A three-digit IPv4 part at `buf[i..i + 3]`, 100-255, checked and converted three digits at a time.
+#[inline(always)]
+fn ipv4_part3(buf: &[u8; 24], i: usize) -> Option<u32> {
+    // c0 c1 c2 and the byte after them as one little-endian word, c0 lowest. (`i <= 12`: the
+    // fallback is never taken, and one 4-byte load remains.)
+    let w = u32::from_le_bytes(*buf[i..].first_chunk().unwrap_or(&[0; 4]));
+    // Each byte minus '0' by XOR: a digit becomes 0-9 and any other byte something else; nothing
+    // carries between bytes.
+    let d = w ^ 0x3030_3030;
+    // In the three low bytes: a byte is 10 or more exactly when its low seven bits plus 0x76 reach
+    // 0x80, or its top bit is already set. The masked sum stays below 0x100 per byte, so no carry
+    // crosses into the next byte.
+    if (((d & 0x007f_7f7f) + 0x0076_7676) | d) & 0x0080_8080 != 0 {
+        return None;
+    }
+    // Digits compare like the numbers they spell when read most significant first: the part is
+    // 100-255 exactly when c0 c1 c2, read as a big-endian number, lies between "100" and "255" (this
+    // also rejects a leading zero). The shift drops the fourth byte.
+    let be = w.swap_bytes() >> 8;
+    const LO: u32 = u32::from_be_bytes(*b"\x00100");
+    const HI: u32 = u32::from_be_bytes(*b"\x00255");
+    if be.wrapping_sub(LO) > HI - LO {
+        return None;
+    }
+    // 100*d0 + 10*d1 + d2 in one multiplication: with d0, d1, d2 at bits 0, 8, 16, the factor puts
+    // 100*d0, 10*d1 and d2 at bit 24. The partial products below bit 24 add up to at most
+    // 99 << 16 | 9 << 8, so nothing carries into bit 24, and those at bit 32 and above (among them
+    // every product of the fourth byte) fall outside the word. The value is below 256, so the top
+    // byte holds all of it.
+    Some(d.wrapping_mul((100 << 24) | (10 << 16) | (1 << 8)) >> 24)
 }
 
 /// Hex digit values; 0xff for anything else.
@@ -963,6 +1033,130 @@ mod tests {
         assert!(ipv4_fast(b"1.2.3.4").is_some());
         assert!(ipv6_fast(b"2001:db8::1").is_some());
         assert!(ipv6_fast(b"1:2:3:4::5:6:7:8").is_none()); // B4 form: left to the full parser
+    }
+
+    /// What `ipv4_fast` must accept, written the plain way: four parts of one to three ASCII digits
+    /// without a leading zero, 0-255, separated by single dots, nothing else.
+    fn ipv4_fast_reference(b: &[u8]) -> Option<u32> {
+        let mut parts = b.split(|&c| c == b'.');
+        let mut acc = 0u32;
+        for _ in 0..4 {
+            let p = parts.next()?;
+            if p.is_empty()
+                || p.len() > 3
+                || !p.iter().all(u8::is_ascii_digit)
+                || (p.len() > 1 && p[0] == b'0')
+            {
+                return None;
+            }
+            let v = p.iter().fold(0, |v, &c| v * 10 + u32::from(c - b'0'));
+            if v > 255 {
+                return None;
+            }
+            acc = acc << 8 | v;
+        }
+        parts.next().is_none().then_some(acc)
+    }
+
+    /// `ipv4_fast` agrees with the reference, and whatever it accepts both full parsers accept with
+    /// the same value.
+    fn check_ipv4_fast(b: &[u8]) {
+        let got = ipv4_fast(b);
+        assert_eq!(
+            got,
+            ipv4_fast_reference(b),
+            "{:?}",
+            String::from_utf8_lossy(b)
+        );
+        if let Some(v) = got {
+            assert_eq!(ipv4_compat(b, 0), Ok(v), "{:?}", String::from_utf8_lossy(b));
+            assert_eq!(ipv4_strict(b, 0), Ok(v), "{:?}", String::from_utf8_lossy(b));
+        }
+    }
+
+    /// Parts of every length 0-4: the limits of each length, leading zeros, 256, 299, 999.
+    const IPV4_PARTS: [&str; 21] = [
+        "", "0", "7", "9", "00", "01", "10", "99", "000", "010", "100", "199", "200", "249", "250",
+        "255", "256", "299", "999", "1000", "0255",
+    ];
+
+    #[test]
+    fn ipv4_fast_every_part_length_combination() {
+        for a in IPV4_PARTS {
+            for b in IPV4_PARTS {
+                for c in IPV4_PARTS {
+                    for d in IPV4_PARTS {
+                        check_ipv4_fast(format!("{a}.{b}.{c}.{d}").as_bytes());
+                    }
+                }
+            }
+        }
+        // Three and five parts, and no dots at all.
+        for a in IPV4_PARTS {
+            for b in IPV4_PARTS {
+                check_ipv4_fast(format!("{a}.{b}.1").as_bytes());
+                check_ipv4_fast(format!("1.{a}.{b}.1.1").as_bytes());
+                check_ipv4_fast(format!("1.2.3.4{a}{b}").as_bytes());
+            }
+        }
+        assert_eq!(ipv4_fast(b"0.0.0.0"), Some(0));
+        assert_eq!(ipv4_fast(b"255.255.255.255"), Some(u32::MAX));
+        assert_eq!(ipv4_fast(b"192.168.100.200"), Some(0xc0a8_64c8));
+        assert_eq!(ipv4_fast(b"1.22.233.4"), Some(0x0116_e904));
+    }
+
+    /// Valid quads of every length 7-15 with every byte value at every position, and with a byte
+    /// inserted or removed anywhere (lengths 6-16).
+    #[test]
+    fn ipv4_fast_every_byte_at_every_position() {
+        let mut bases = Vec::new();
+        for a in ["1", "10", "255"] {
+            for b in ["0", "99", "100"] {
+                for c in ["9", "25", "249"] {
+                    for d in ["5", "55", "200"] {
+                        bases.push(format!("{a}.{b}.{c}.{d}").into_bytes());
+                    }
+                }
+            }
+        }
+        for base in &bases {
+            check_ipv4_fast(base);
+            for at in 0..base.len() {
+                let mut t = base.clone();
+                for byte in 0..=255u8 {
+                    t[at] = byte;
+                    check_ipv4_fast(&t);
+                }
+                let mut t = base.clone();
+                t.remove(at);
+                check_ipv4_fast(&t);
+            }
+            for at in 0..=base.len() {
+                for byte in [
+                    0, b' ', b'-', b'.', b'/', b'0', b'1', b'9', b':', b'x', 0x80, 0xff,
+                ] {
+                    let mut t = base.clone();
+                    t.insert(at, byte);
+                    check_ipv4_fast(&t);
+                }
+            }
+        }
+    }
+
+    /// Every text of 6 to 8 bytes over digits, the dot and its neighbours '/' and ':'.
+    #[test]
+    fn ipv4_fast_exhaustive_short_texts() {
+        const ALPHABET: &[u8] = b"0125./:";
+        for len in 6..=8u32 {
+            for mut k in 0..(ALPHABET.len() as u64).pow(len) {
+                let mut t = [0u8; 8];
+                for c in &mut t[..len as usize] {
+                    *c = ALPHABET[(k % ALPHABET.len() as u64) as usize];
+                    k /= ALPHABET.len() as u64;
+                }
+                check_ipv4_fast(&t[..len as usize]);
+            }
+        }
     }
 
     #[test]

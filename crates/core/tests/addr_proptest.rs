@@ -96,6 +96,42 @@ proptest! {
         }
     }
 
+    /// Short texts of digits and dots with any other character mixed in: the lengths around 7-15
+    /// where `parse_ipv4_strict`'s fast path decides, and what it must leave to the full parser.
+    #[test]
+    fn strict_ipv4_is_std_on_short_texts(
+        chars in prop::collection::vec(
+            prop_oneof![8 => prop::sample::select(b"0123456789..".to_vec()).prop_map(char::from), 1 => any::<char>()],
+            0..=17,
+        )
+    ) {
+        let s: String = chars.into_iter().collect();
+        let std = s.parse::<Ipv4Addr>().ok();
+        prop_assert_eq!(parse_ipv4_strict(&s).ok(), std, "{:?}", s);
+        if let Some(a) = std {
+            prop_assert_eq!(parse_ipv4(&s), Ok(a), "{:?}", s);
+        }
+    }
+
+    /// Four parts of one to four digits (leading zeros, 256-9999 included), one character perhaps
+    /// replaced by any byte-sized or wider character: near misses of a dotted quad.
+    #[test]
+    fn strict_ipv4_is_std_near_dotted_quads(
+        parts in prop::array::uniform4("[0-9]{1,4}"),
+        change in prop::option::of((any::<prop::sample::Index>(), any::<char>())),
+    ) {
+        let mut s = parts.join(".");
+        if let Some((at, c)) = change {
+            let at = at.index(s.len());
+            s.replace_range(at..=at, c.encode_utf8(&mut [0; 4]));
+        }
+        let std = s.parse::<Ipv4Addr>().ok();
+        prop_assert_eq!(parse_ipv4_strict(&s).ok(), std, "{:?}", s);
+        if let Some(a) = std {
+            prop_assert_eq!(parse_ipv4(&s), Ok(a), "{:?}", s);
+        }
+    }
+
     #[test]
     fn pack_unpack_inet(ip4 in any::<u32>(), ip6 in ipv6(), port in any::<u16>(), flow in any::<u32>(), scope in any::<u32>()) {
         let v4 = SockAddr::Inet(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip4), port)));
