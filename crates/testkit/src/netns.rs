@@ -33,7 +33,7 @@
 use std::ffi::CString;
 use std::fmt::{self, Write as _};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
@@ -47,6 +47,14 @@ pub const RESOLV_CONF: &str = "nameserver 127.0.0.1\noptions timeout:1 attempts:
 
 /// Where dnsmasq listens inside the namespace.
 pub const NAMESERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53);
+
+/// How many distinct names [`NetNsConfig::bench`] serves: [`bench_name`]`(0..BENCH_NAMES)`.
+pub const BENCH_NAMES: usize = 64;
+
+/// The `i`th name of [`NetNsConfig::bench`]: `h{i}.bench`.
+pub fn bench_name(i: usize) -> String {
+    format!("h{i}.bench")
+}
 
 /// What to serve and which hosts lines to add.
 #[derive(Clone, Debug, Default)]
@@ -70,6 +78,20 @@ impl NetNsConfig {
     pub fn hosts_line(mut self, addr: IpAddr, name: &str) -> Self {
         self.hosts.push((addr, name.to_owned()));
         self
+    }
+
+    /// The configuration every bench uses: `www.bench` (127.0.0.1 and ::1) and `h0.bench` ..
+    /// `h63.bench` (127.0.1.N and ::1) served by dnsmasq; `dual.bench` in the hosts file as `::1`
+    /// then `127.0.0.1` (the machine's own /etc/hosts has no `::1` line).
+    pub fn bench() -> Self {
+        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        let mut c = Self::new().record("www.bench", &[IpAddr::V4(Ipv4Addr::LOCALHOST), v6]);
+        for i in 0..BENCH_NAMES {
+            let v4 = IpAddr::V4(Ipv4Addr::new(127, 0, 1, i as u8));
+            c = c.record(&bench_name(i), &[v4, v6]);
+        }
+        c.hosts_line(v6, "dual.bench")
+            .hosts_line(IpAddr::V4(Ipv4Addr::LOCALHOST), "dual.bench")
     }
 
     fn hosts_text(&self) -> String {
