@@ -78,7 +78,8 @@ enum Input {
     StreamError(QueryToken, SocketAddr),
 }
 
-/// Poll a socket at most this many times in one pass (then yield, waking ourselves).
+/// Poll a socket at most this many times in one pass (errors only: a datagram ends the pass for its
+/// socket); then yield, waking ourselves.
 const MAX_READS_PER_PASS: usize = 64;
 
 /// The sockets of every running DNS query, keyed by token.
@@ -107,11 +108,9 @@ impl DnsIo {
                     &mut io.udp6
                 };
                 if slot.is_none() {
-                    // A fresh socket (kernel-chosen ephemeral port) per query (RFC 5452 §9.2).
-                    match anysock_sys::udp_socket_for(t.to).and_then(|u| {
-                        u.set_nonblocking(true)?;
-                        UdpSocket::from_std(u)
-                    }) {
+                    // A fresh socket (kernel-chosen ephemeral port) per query (RFC 5452 §9.2),
+                    // created non-blocking by anysock-sys (no extra `ioctl`).
+                    match anysock_sys::udp_socket_for(t.to).and_then(UdpSocket::from_std) {
                         Ok(u) => *slot = Some(u),
                         Err(_) => return,
                     }
@@ -161,6 +160,11 @@ impl DnsIo {
         let mut inputs = Vec::new();
         for (&token, io) in &mut self.tokens {
             for u in [io.udp4.as_ref(), io.udp6.as_ref()].into_iter().flatten() {
+                // One datagram per socket per pass: it is fed before the socket is read again, and
+                // the answer usually finishes the query, which closes the socket. Reading on until
+                // `WouldBlock` would cost one more `recvfrom` per query. A socket that stays open is
+                // read again in the next pass (the driver loops while inputs are fed): tokio keeps
+                // its readiness until a read returns `WouldBlock`.
                 let mut n = 0;
                 loop {
                     n += 1;
@@ -172,6 +176,7 @@ impl DnsIo {
                     match u.poll_recv_from(cx, &mut rb) {
                         Poll::Ready(Ok(from)) => {
                             inputs.push(Input::Datagram(token, from, rb.filled().to_vec()));
+                            break;
                         }
                         // An ICMP error queued on the socket: nothing to feed; read on.
                         Poll::Ready(Err(_)) => {}
