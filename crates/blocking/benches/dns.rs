@@ -98,7 +98,11 @@ fn dns_interleaved() {
     let (mut wa, mut ws) = (Vec::new(), Vec::new());
     let (mut ca, mut cs) = (Duration::ZERO, Duration::ZERO);
     for i in 0..ROUNDS {
-        let order: [bool; 2] = if i % 2 == 0 { [true, false] } else { [false, true] };
+        let order: [bool; 2] = if i % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
         for is_any in order {
             if is_any {
                 let (w, c) = timed(&any);

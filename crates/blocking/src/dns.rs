@@ -201,17 +201,19 @@ impl Sockets {
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 65536]);
         }
-        BUF.with_borrow_mut(|buf| loop {
-            match sock.get().recv_from(buf) {
-                // One datagram per readiness event: the answer usually finishes the query (its
-                // socket is then closed) and reading on to `WouldBlock` would cost one more
-                // `recvfrom`; anything still queued makes the re-armed socket ready at once.
-                Ok((n, from)) => break m.datagram(now(), token, from, &buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // ICMP errors (port unreachable) surface here on some systems: nothing to feed,
-                // and the error is consumed, so the socket stays usable.
-                Err(_) => {}
+        BUF.with_borrow_mut(|buf| {
+            loop {
+                match sock.get().recv_from(buf) {
+                    // One datagram per readiness event: the answer usually finishes the query (its
+                    // socket is then closed) and reading on to `WouldBlock` would cost one more
+                    // `recvfrom`; anything still queued makes the re-armed socket ready at once.
+                    Ok((n, from)) => break m.datagram(now(), token, from, &buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // ICMP errors (port unreachable) surface here on some systems: nothing to feed,
+                    // and the error is consumed, so the socket stays usable.
+                    Err(_) => {}
+                }
             }
         });
         // A poller error: the try times out in the machine.

@@ -169,7 +169,8 @@ impl NetNs {
         if unsafe { libc::unshare(libc::CLONE_NEWNET | libc::CLONE_NEWNS) } != 0 {
             return Err(fail("unshare(NEWNET|NEWNS)", io::Error::last_os_error()));
         }
-        mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE).map_err(|e| fail("mount / rprivate", e))?;
+        mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE)
+            .map_err(|e| fail("mount / rprivate", e))?;
         loopback_up().map_err(|e| fail("bringing lo up", e))?;
 
         let dir = std::env::temp_dir().join(format!("anysock-netns-{}", std::process::id()));
@@ -249,7 +250,10 @@ impl NetNs {
         for _ in 0..50 {
             if let Ok(Some(status)) = self.dnsmasq.try_wait() {
                 let text = std::fs::read_to_string(log).unwrap_or_default();
-                return Err(Unavailable(format!("dnsmasq exited ({status}): {}", text.trim())));
+                return Err(Unavailable(format!(
+                    "dnsmasq exited ({status}): {}",
+                    text.trim()
+                )));
             }
             let _ = sock.send_to(&bytes, NAMESERVER);
             if let Ok((n, _)) = sock.recv_from(&mut buf)

@@ -118,9 +118,9 @@ fn dns_lookup_64_concurrent(c: &mut Criterion) {
             let mut set = JoinSet::new();
             for name in &names {
                 let name = Arc::clone(name);
-                set.spawn(async move {
-                    tokio::net::lookup_host((&*name, 80)).await.unwrap().count()
-                });
+                set.spawn(
+                    async move { tokio::net::lookup_host((&*name, 80)).await.unwrap().count() },
+                );
             }
             while let Some(n) = set.join_next().await {
                 assert_eq!(n.unwrap(), 2);

@@ -187,20 +187,19 @@ impl DnsIo {
                     }
                 }
             }
-            io.tcp
-                .retain_mut(|c| match drive_tcp(cx, c, buf) {
-                    Ok(bytes) => {
-                        let alive = true;
-                        if !bytes.is_empty() {
-                            inputs.push(Input::Stream(token, c.to, bytes));
-                        }
-                        alive
+            io.tcp.retain_mut(|c| match drive_tcp(cx, c, buf) {
+                Ok(bytes) => {
+                    let alive = true;
+                    if !bytes.is_empty() {
+                        inputs.push(Input::Stream(token, c.to, bytes));
                     }
-                    Err(()) => {
-                        inputs.push(Input::StreamError(token, c.to));
-                        false
-                    }
-                });
+                    alive
+                }
+                Err(()) => {
+                    inputs.push(Input::StreamError(token, c.to));
+                    false
+                }
+            });
         }
         let fed = !inputs.is_empty();
         for input in inputs {
