@@ -34,6 +34,7 @@ use std::ffi::CString;
 use std::fmt::{self, Write as _};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
@@ -207,7 +208,18 @@ impl NetNs {
         let conf = dir.join("dnsmasq.conf");
         std::fs::write(&conf, config.dnsmasq_conf()).map_err(|e| fail("dnsmasq.conf", e))?;
         let log = dir.join("dnsmasq.log");
-        let child = Command::new("dnsmasq")
+        let mut cmd = Command::new("dnsmasq");
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            // If this process dies without dropping the NetNs (killed), dnsmasq goes with it.
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
             .arg(format!("--conf-file={}", conf.display()))
             .args([
                 "--port=53",
