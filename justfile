@@ -48,6 +48,9 @@ fuzz SECONDS="60":
 
 # Every criterion benchmark, then one table (docs/performance.md) pairing each anysock median with
 # its peer's median on the same input in the same run. WARMUP/MEASURE are seconds per benchmark.
+# The DNS groups and the unresponsive-IPv6 groups run in a private network and mount namespace with a
+# loopback dnsmasq as the resolver (anysock-testkit's netns): they need root and dnsmasq (dnsmasq-base,
+# as .ci/run installs it), and are skipped with the reason otherwise.
 bench WARMUP="1" MEASURE="3":
     cargo bench --workspace --bench '*' -- --warm-up-time {{WARMUP}} --measurement-time {{MEASURE}}
     cargo run -q -p anysock-tests --bin bench_report

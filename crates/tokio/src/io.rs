@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future as _;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -78,13 +79,15 @@ enum Input {
     StreamError(QueryToken, SocketAddr),
 }
 
-/// Poll a socket at most this many times in one pass (then yield, waking ourselves).
+/// Poll a socket at most this many times in one pass (errors only: a datagram ends the pass for its
+/// socket); then yield, waking ourselves.
 const MAX_READS_PER_PASS: usize = 64;
 
 /// The sockets of every running DNS query, keyed by token.
 #[derive(Debug, Default)]
 pub(crate) struct DnsIo {
     tokens: HashMap<QueryToken, TokenIo>,
+    /// Read buffer: only its capacity is used (never initialised).
     buf: Vec<u8>,
 }
 
@@ -107,11 +110,9 @@ impl DnsIo {
                     &mut io.udp6
                 };
                 if slot.is_none() {
-                    // A fresh socket (kernel-chosen ephemeral port) per query (RFC 5452 §9.2).
-                    match anysock_sys::udp_socket_for(t.to).and_then(|u| {
-                        u.set_nonblocking(true)?;
-                        UdpSocket::from_std(u)
-                    }) {
+                    // A fresh socket (kernel-chosen ephemeral port) per query (RFC 5452 §9.2),
+                    // created non-blocking by anysock-sys (no extra `ioctl`).
+                    match anysock_sys::udp_socket_for(t.to).and_then(UdpSocket::from_std) {
                         Ok(u) => *slot = Some(u),
                         Err(_) => return,
                     }
@@ -155,12 +156,18 @@ impl DnsIo {
         if self.tokens.is_empty() {
             return false;
         }
-        if self.buf.len() < 65536 {
-            self.buf.resize(65536, 0);
-        }
+        // Uninitialised room for one datagram: reads go through `ReadBuf::uninit`, so the 64 KiB are
+        // never zeroed (zeroing them cost a 64 KiB memset per resolution).
+        self.buf.reserve_exact(65536);
+        let buf = &mut self.buf.spare_capacity_mut()[..65536];
         let mut inputs = Vec::new();
         for (&token, io) in &mut self.tokens {
             for u in [io.udp4.as_ref(), io.udp6.as_ref()].into_iter().flatten() {
+                // One datagram per socket per pass: it is fed before the socket is read again, and
+                // the answer usually finishes the query, which closes the socket. Reading on until
+                // `WouldBlock` would cost one more `recvfrom` per query. A socket that stays open is
+                // read again in the next pass (the driver loops while inputs are fed): tokio keeps
+                // its readiness until a read returns `WouldBlock`.
                 let mut n = 0;
                 loop {
                     n += 1;
@@ -168,10 +175,11 @@ impl DnsIo {
                         cx.waker().wake_by_ref();
                         break;
                     }
-                    let mut rb = ReadBuf::new(&mut self.buf);
+                    let mut rb = ReadBuf::uninit(buf);
                     match u.poll_recv_from(cx, &mut rb) {
                         Poll::Ready(Ok(from)) => {
                             inputs.push(Input::Datagram(token, from, rb.filled().to_vec()));
+                            break;
                         }
                         // An ICMP error queued on the socket: nothing to feed; read on.
                         Poll::Ready(Err(_)) => {}
@@ -179,20 +187,19 @@ impl DnsIo {
                     }
                 }
             }
-            io.tcp
-                .retain_mut(|c| match drive_tcp(cx, c, &mut self.buf) {
-                    Ok(bytes) => {
-                        let alive = true;
-                        if !bytes.is_empty() {
-                            inputs.push(Input::Stream(token, c.to, bytes));
-                        }
-                        alive
+            io.tcp.retain_mut(|c| match drive_tcp(cx, c, buf) {
+                Ok(bytes) => {
+                    let alive = true;
+                    if !bytes.is_empty() {
+                        inputs.push(Input::Stream(token, c.to, bytes));
                     }
-                    Err(()) => {
-                        inputs.push(Input::StreamError(token, c.to));
-                        false
-                    }
-                });
+                    alive
+                }
+                Err(()) => {
+                    inputs.push(Input::StreamError(token, c.to));
+                    false
+                }
+            });
         }
         let fed = !inputs.is_empty();
         for input in inputs {
@@ -265,7 +272,11 @@ fn tcp_try_io(s: &TcpStream, f: &mut dyn FnMut() -> io::Result<()>) -> io::Resul
 
 /// Moves a DNS-over-TCP connection along; returns the bytes read (possibly none), or `Err` when the
 /// connection failed or closed.
-fn drive_tcp(cx: &mut Context<'_>, c: &mut TcpQuery, buf: &mut [u8]) -> Result<Vec<u8>, ()> {
+fn drive_tcp(
+    cx: &mut Context<'_>,
+    c: &mut TcpQuery,
+    buf: &mut [MaybeUninit<u8>],
+) -> Result<Vec<u8>, ()> {
     let mut out = Vec::new();
     loop {
         match c.state {
@@ -285,7 +296,7 @@ fn drive_tcp(cx: &mut Context<'_>, c: &mut TcpQuery, buf: &mut [u8]) -> Result<V
                 }
             }
             TcpState::Reading => {
-                let mut rb = ReadBuf::new(buf);
+                let mut rb = ReadBuf::uninit(buf);
                 match Pin::new(&mut c.stream).poll_read(cx, &mut rb) {
                     Poll::Pending => return Ok(out),
                     Poll::Ready(Ok(())) if rb.filled().is_empty() => {
