@@ -22,14 +22,22 @@ use tokio::time::Sleep;
 
 /// A machine that takes DNS inputs by token: [`Dial`] or [`Resolution`].
 pub(crate) trait DnsSink {
-    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]);
+    /// True if the query took the datagram as its answer.
+    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8])
+    -> bool;
     fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool;
     fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr);
 }
 
 impl DnsSink for Dial {
-    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) {
-        self.handle_datagram(now, token, from, bytes);
+    fn datagram(
+        &mut self,
+        now: Instant,
+        token: QueryToken,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> bool {
+        self.handle_datagram(now, token, from, bytes)
     }
     fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
         self.handle_stream(now, token, from, bytes)
@@ -40,8 +48,14 @@ impl DnsSink for Dial {
 }
 
 impl DnsSink for Resolution {
-    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) {
-        self.handle_datagram(now, token, from, bytes);
+    fn datagram(
+        &mut self,
+        now: Instant,
+        token: QueryToken,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> bool {
+        self.handle_datagram(now, token, from, bytes)
     }
     fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
         self.handle_stream(now, token, from, bytes)
@@ -66,15 +80,55 @@ struct TcpQuery {
     state: TcpState,
 }
 
+/// A query's UDP socket for one family, and whether its exchange is complete (one datagram sent, its
+/// answer taken): then it can be reused (`anysock_sys::recycle_dns_udp_socket`).
+#[derive(Debug)]
+struct UdpSlot {
+    sock: UdpSocket,
+    peer: SocketAddr,
+    sent: u32,
+    answered: bool,
+}
+
+impl UdpSlot {
+    fn close(self) {
+        if self.sent == 1
+            && self.answered
+            && let Ok(sock) = self.sock.into_std()
+        {
+            anysock_sys::recycle_dns_udp_socket(self.peer, sock);
+        }
+    }
+}
+
+impl UdpSlot {
+    /// Whether this slot's socket can talk to `peer`: same family, and on loopback exactly when
+    /// `peer` is (a loopback-bound socket cannot reach other hosts; a query that moves on to another
+    /// nameserver keeps the first socket open for a late answer).
+    fn serves(&self, peer: SocketAddr) -> bool {
+        self.peer.is_ipv4() == peer.is_ipv4()
+            && self.peer.ip().is_loopback() == peer.ip().is_loopback()
+    }
+}
+
 #[derive(Debug, Default)]
 struct TokenIo {
-    udp4: Option<UdpSocket>,
-    udp6: Option<UdpSocket>,
+    /// At most one socket per family and kind of nameserver (loopback or not).
+    udp: Vec<UdpSlot>,
     tcp: Vec<TcpQuery>,
 }
 
+impl TokenIo {
+    fn close(self) {
+        for slot in self.udp {
+            slot.close();
+        }
+    }
+}
+
 enum Input {
-    Datagram(QueryToken, SocketAddr, Vec<u8>),
+    /// A datagram on the token's UDP slot `.1`.
+    Datagram(QueryToken, usize, SocketAddr, Vec<u8>),
     Stream(QueryToken, SocketAddr, Vec<u8>),
     StreamError(QueryToken, SocketAddr),
 }
@@ -104,25 +158,31 @@ impl DnsIo {
         let io = self.tokens.entry(token).or_default();
         match t.transport {
             Transport::Udp => {
-                let slot = if t.to.is_ipv4() {
-                    &mut io.udp4
-                } else {
-                    &mut io.udp6
-                };
-                if slot.is_none() {
-                    // A fresh socket (kernel-chosen ephemeral port) per query (RFC 5452 §9.2),
-                    // created non-blocking by anysock-sys (no extra `ioctl`).
-                    match anysock_sys::udp_socket_for(t.to).and_then(UdpSocket::from_std) {
-                        Ok(u) => *slot = Some(u),
-                        Err(_) => return,
+                let i = match io.udp.iter().position(|u| u.serves(t.to)) {
+                    Some(i) => i,
+                    None => {
+                        // A fresh socket (kernel-chosen ephemeral port) per query (RFC 5452 §9.2), or
+                        // for a loopback nameserver a reused one (see `anysock_sys::dns_udp_socket`),
+                        // created non-blocking by anysock-sys (no extra `ioctl`).
+                        match anysock_sys::dns_udp_socket(t.to).and_then(UdpSocket::from_std) {
+                            Ok(sock) => io.udp.push(UdpSlot {
+                                sock,
+                                peer: t.to,
+                                sent: 0,
+                                answered: false,
+                            }),
+                            Err(_) => return,
+                        }
+                        io.udp.len() - 1
                     }
-                }
-                if let Some(u) = slot.as_ref() {
-                    // Straight to the kernel: tokio's `try_send_to` refuses (WouldBlock) until the
-                    // reactor has seen the new socket writable, which would drop the first query.
-                    // WouldBlock (a full buffer) or an error: the try times out in the machine.
-                    let _ = socket2::SockRef::from(u).send_to(&t.payload, &t.to.into());
-                }
+                };
+                let u = &mut io.udp[i];
+                // Straight to the kernel: tokio's `try_send_to` refuses (WouldBlock) until the
+                // reactor has seen the new socket writable, which would drop the first query.
+                // WouldBlock (a full buffer) or an error: the try times out in the machine.
+                let _ = socket2::SockRef::from(&u.sock).send_to(&t.payload, &t.to.into());
+                u.sent += 1;
+                u.peer = t.to;
             }
             _ => match start_tcp(t.to) {
                 Ok((stream, connected)) => io.tcp.push(TcpQuery {
@@ -142,7 +202,9 @@ impl DnsIo {
 
     /// Closes every socket of `token`.
     pub(crate) fn close(&mut self, token: QueryToken) {
-        self.tokens.remove(&token);
+        if let Some(io) = self.tokens.remove(&token) {
+            io.close();
+        }
     }
 
     /// Reads and writes what is ready on every socket and feeds the machine. Returns true if any
@@ -162,7 +224,7 @@ impl DnsIo {
         let buf = &mut self.buf.spare_capacity_mut()[..65536];
         let mut inputs = Vec::new();
         for (&token, io) in &mut self.tokens {
-            for u in [io.udp4.as_ref(), io.udp6.as_ref()].into_iter().flatten() {
+            for (i, u) in io.udp.iter().map(|slot| &slot.sock).enumerate() {
                 // One datagram per socket per pass: it is fed before the socket is read again, and
                 // the answer usually finishes the query, which closes the socket. Reading on until
                 // `WouldBlock` would cost one more `recvfrom` per query. A socket that stays open is
@@ -178,7 +240,7 @@ impl DnsIo {
                     let mut rb = ReadBuf::uninit(buf);
                     match u.poll_recv_from(cx, &mut rb) {
                         Poll::Ready(Ok(from)) => {
-                            inputs.push(Input::Datagram(token, from, rb.filled().to_vec()));
+                            inputs.push(Input::Datagram(token, i, from, rb.filled().to_vec()));
                             break;
                         }
                         // An ICMP error queued on the socket: nothing to feed; read on.
@@ -204,7 +266,16 @@ impl DnsIo {
         let fed = !inputs.is_empty();
         for input in inputs {
             match input {
-                Input::Datagram(token, from, bytes) => sink.datagram(now, token, from, &bytes),
+                Input::Datagram(token, slot, from, bytes) => {
+                    if sink.datagram(now, token, from, &bytes)
+                        && let Some(u) = self
+                            .tokens
+                            .get_mut(&token)
+                            .and_then(|io| io.udp.get_mut(slot))
+                    {
+                        u.answered = true;
+                    }
+                }
                 Input::Stream(token, from, bytes) => {
                     if !sink.stream(now, token, from, &bytes)
                         && let Some(io) = self.tokens.get_mut(&token)

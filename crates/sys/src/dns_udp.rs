@@ -1,0 +1,145 @@
+//! UDP sockets for DNS queries, and the reuse of those that talk to a nameserver on loopback.
+//!
+//! Each query to a remote nameserver gets a fresh socket on a kernel-chosen ephemeral port (RFC 5452
+//! §9.2: an unpredictable source port per query is half of the defence against off-path spoofing).
+//! Creating, binding, registering and closing that socket costs about a third of a lookup's CPU.
+//!
+//! For a nameserver on loopback (a local dnsmasq, unbound or systemd-resolved, the common stub-resolver
+//! set-up) nobody off the host can inject a datagram: Linux drops packets with a loopback source
+//! arriving on any other interface, and these sockets are bound to the loopback address, so nothing
+//! from the network reaches them at all. There the source port protects nothing and the socket is
+//! reused: [`dns_udp_socket`] takes one from a small process-wide pool and [`recycle_dns_udp_socket`]
+//! puts it back once its exchange is complete (one datagram sent, its answer taken, so nothing is
+//! still due to arrive on it).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::{Mutex, PoisonError};
+
+use anysock_core::{Family, SockType};
+
+use crate::socket::new_socket;
+
+/// Idle loopback sockets kept per family; more are closed.
+pub const DNS_UDP_POOL_MAX: usize = 128;
+
+static POOL_V4: Mutex<Vec<UdpSocket>> = Mutex::new(Vec::new());
+static POOL_V6: Mutex<Vec<UdpSocket>> = Mutex::new(Vec::new());
+
+fn pool(peer: &SocketAddr) -> &'static Mutex<Vec<UdpSocket>> {
+    if peer.is_ipv4() { &POOL_V4 } else { &POOL_V6 }
+}
+
+/// A non-blocking, close-on-exec UDP socket for a DNS query to `peer` (not connected: answers are
+/// read with `recv_from` and their source checked by the query machine).
+///
+/// - `peer` on loopback: a socket bound to the loopback address, reused from the pool when one is
+///   idle (see the [module docs](self)).
+/// - any other `peer`: a fresh socket bound to the unspecified address on an ephemeral port.
+pub fn dns_udp_socket(peer: SocketAddr) -> io::Result<UdpSocket> {
+    if peer.ip().is_loopback() {
+        if let Some(s) = pool(&peer)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+        {
+            return Ok(s);
+        }
+        let local = if peer.is_ipv4() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        };
+        return bound_udp(SocketAddr::new(local, 0));
+    }
+    let local = if peer.is_ipv4() {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    };
+    bound_udp(SocketAddr::new(local, 0))
+}
+
+/// Hands back a socket from [`dns_udp_socket`] whose exchange with `peer` is complete: exactly one
+/// query sent and its answer taken. A loopback socket goes back to the pool (unless it is full); any
+/// other socket is closed. Callers close sockets whose exchange was not complete instead (a
+/// retransmitted or unanswered query may still get a datagram).
+///
+/// `sock` must be the socket [`dns_udp_socket`] gave for a nameserver of the same family and kind
+/// (loopback or not) as `peer`: only then is it bound to the loopback address.
+pub fn recycle_dns_udp_socket(peer: SocketAddr, sock: UdpSocket) {
+    if peer.ip().is_loopback() {
+        let mut idle = pool(&peer).lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < DNS_UDP_POOL_MAX {
+            idle.push(sock);
+        }
+    }
+}
+
+fn bound_udp(local: SocketAddr) -> io::Result<UdpSocket> {
+    let family = if local.is_ipv4() {
+        Family::V4
+    } else {
+        Family::V6
+    };
+    let sock = new_socket(family, SockType::Datagram, 17)?;
+    sock.bind(&local.into())?;
+    Ok(sock.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_sockets_are_bound_to_loopback_and_reused() {
+        let peer: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        let s = dns_udp_socket(peer).unwrap();
+        let local = s.local_addr().unwrap();
+        assert_eq!(local.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_ne!(local.port(), 0);
+        recycle_dns_udp_socket(peer, s);
+        // Other tests may take from the same pool; look for ours among a few.
+        let taken: Vec<UdpSocket> = (0..4).map(|_| dns_udp_socket(peer).unwrap()).collect();
+        assert!(taken.iter().any(|t| t.local_addr().unwrap() == local));
+    }
+
+    #[test]
+    fn other_nameservers_get_a_fresh_unspecified_socket_each_time() {
+        // Only chooses the kind of socket: no datagram is sent anywhere.
+        let peer: SocketAddr = "10.255.255.1:53".parse().unwrap();
+        let a = dns_udp_socket(peer).unwrap();
+        assert!(a.local_addr().unwrap().ip().is_unspecified());
+        let port = a.local_addr().unwrap().port();
+        // Handed back with its own (remote) nameserver: closed.
+        recycle_dns_udp_socket(peer, a); // closed, not pooled
+        for _ in 0..3 {
+            let b = dns_udp_socket(peer).unwrap();
+            assert!(b.local_addr().unwrap().ip().is_unspecified());
+            drop(b);
+        }
+        assert!(
+            POOL_V4
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|s| s.local_addr().unwrap().port() != port)
+        );
+    }
+
+    #[test]
+    fn the_pool_is_bounded() {
+        let peer: SocketAddr = "[::1]:53".parse().unwrap();
+        let Ok(probe) = dns_udp_socket(peer) else {
+            return; // no IPv6 loopback here
+        };
+        drop(probe);
+        let many: Vec<UdpSocket> = (0..DNS_UDP_POOL_MAX + 8)
+            .map(|_| dns_udp_socket(peer).unwrap())
+            .collect();
+        for s in many {
+            recycle_dns_udp_socket(peer, s);
+        }
+        assert!(POOL_V6.lock().unwrap().len() <= DNS_UDP_POOL_MAX);
+    }
+}
