@@ -160,6 +160,11 @@ impl NetNs {
                 "not root: a network and mount namespace needs CAP_SYS_ADMIN".into(),
             ));
         }
+        if !dnsmasq_installed() {
+            return Err(Unavailable(
+                "dnsmasq not installed (apt-get install dnsmasq-base)".into(),
+            ));
+        }
         let threads = thread_count().map_err(|e| fail("reading /proc/self/status", e))?;
         if threads != 1 {
             return Err(Unavailable(format!(
@@ -345,4 +350,15 @@ fn loopback_up() -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a `dnsmasq` executable is on the `PATH`.
+fn dnsmasq_installed() -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join("dnsmasq"))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
