@@ -24,8 +24,8 @@ use crate::clock::now;
 
 /// A machine that takes what the DNS sockets of query `K` receive.
 pub(crate) trait DnsInput<K> {
-    /// A datagram for query `key`.
-    fn datagram(&mut self, now: Instant, key: K, from: SocketAddr, bytes: &[u8]);
+    /// A datagram for query `key`; true if the query took it as its answer.
+    fn datagram(&mut self, now: Instant, key: K, from: SocketAddr, bytes: &[u8]) -> bool;
     /// Bytes from query `key`'s TCP connection to `from`; `false`: close that connection.
     fn stream(&mut self, now: Instant, key: K, from: SocketAddr, bytes: &[u8]) -> bool;
     /// Query `key`'s TCP connection to `from` failed or closed early.
@@ -33,8 +33,8 @@ pub(crate) trait DnsInput<K> {
 }
 
 impl DnsInput<QueryToken> for Dial {
-    fn datagram(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) {
-        self.handle_datagram(now, key, from, bytes);
+    fn datagram(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_datagram(now, key, from, bytes)
     }
     fn stream(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
         self.handle_stream(now, key, from, bytes)
@@ -45,8 +45,8 @@ impl DnsInput<QueryToken> for Dial {
 }
 
 impl DnsInput<QueryToken> for Resolution {
-    fn datagram(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) {
-        self.handle_datagram(now, key, from, bytes);
+    fn datagram(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_datagram(now, key, from, bytes)
     }
     fn stream(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
         self.handle_stream(now, key, from, bytes)
@@ -71,11 +71,44 @@ struct TcpConn {
     state: TcpState,
 }
 
+/// A query's UDP socket for one family and kind of nameserver, and whether its exchange is complete
+/// (one datagram sent, its answer taken): then it can be reused
+/// (`anysock_sys::recycle_dns_udp_socket`).
+#[derive(Debug)]
+struct UdpSlot {
+    sock: Async<UdpSocket>,
+    /// The nameserver of the last datagram sent.
+    peer: SocketAddr,
+    sent: u32,
+    answered: bool,
+}
+
+impl UdpSlot {
+    /// Whether this slot's socket can talk to `peer`: same family, and on loopback exactly when
+    /// `peer` is (a loopback-bound socket cannot reach other hosts; a query that moves on to another
+    /// kind of nameserver keeps the first socket open for a late answer).
+    fn serves(&self, peer: SocketAddr) -> bool {
+        self.peer.is_ipv4() == peer.is_ipv4()
+            && self.peer.ip().is_loopback() == peer.ip().is_loopback()
+    }
+
+    /// Takes the socket off the reactor and hands it back for reuse if its exchange is complete;
+    /// else closes it.
+    fn close(self) {
+        if self.sent == 1
+            && self.answered
+            && let Ok(sock) = self.sock.into_inner()
+        {
+            anysock_sys::recycle_dns_udp_socket(self.peer, sock);
+        }
+    }
+}
+
 /// The sockets of one query.
 #[derive(Debug, Default)]
 struct Sockets {
-    udp4: Option<Async<UdpSocket>>,
-    udp6: Option<Async<UdpSocket>>,
+    /// At most one socket per family and kind of nameserver (loopback or not).
+    udp: Vec<UdpSlot>,
     tcp: Vec<TcpConn>,
 }
 
@@ -105,9 +138,15 @@ impl<K: Copy + Eq + Hash + std::fmt::Display> QuerySockets<K> {
         }
     }
 
-    /// Closes every socket of query `key`.
+    /// Closes every socket of query `key` (the query has ended). A UDP socket whose exchange is
+    /// complete goes back to anysock-sys for reuse instead (it keeps only those of loopback
+    /// nameservers). Dropping `QuerySockets` closes every socket without reuse.
     pub(crate) fn close(&mut self, key: K) {
-        self.by_key.remove(&key);
+        if let Some(s) = self.by_key.remove(&key) {
+            for slot in s.udp {
+                slot.close();
+            }
+        }
     }
 
     /// Reads and writes whatever the sockets allow, registering `cx` for the rest. Returns whether
@@ -135,17 +174,28 @@ impl Sockets {
     fn send(&mut self, t: &Transmit) -> io::Result<()> {
         match t.transport {
             Transport::Udp => {
-                let sock = if t.to.is_ipv4() {
-                    &mut self.udp4
-                } else {
-                    &mut self.udp6
+                let i = match self.udp.iter().position(|u| u.serves(t.to)) {
+                    Some(i) => i,
+                    None => {
+                        // A fresh socket on a kernel-chosen ephemeral port for each query (RFC 5452
+                        // §9.2), or for a loopback nameserver a reused one (see
+                        // `anysock_sys::dns_udp_socket`); non-blocking already.
+                        let sock = Async::new_nonblocking(anysock_sys::dns_udp_socket(t.to)?)?;
+                        self.udp.push(UdpSlot {
+                            sock,
+                            peer: t.to,
+                            sent: 0,
+                            answered: false,
+                        });
+                        self.udp.len() - 1
+                    }
                 };
-                if sock.is_none() {
-                    // A fresh socket on a kernel-chosen ephemeral port for each query (RFC 5452 §9.2).
-                    *sock = Some(Async::new_nonblocking(anysock_sys::udp_socket_for(t.to)?)?);
-                }
-                let s = sock.as_ref().expect("just set");
-                s.get_ref().send_to(&t.payload, t.to)?;
+                let u = &mut self.udp[i];
+                // Counted even if the send fails (the error goes to the caller's trace; the try
+                // times out in the machine): such a socket is simply not reused.
+                u.sent += 1;
+                u.peer = t.to;
+                u.sock.get_ref().send_to(&t.payload, t.to)?;
                 Ok(())
             }
             Transport::Tcp => {
@@ -181,18 +231,17 @@ impl Sockets {
     ) -> bool {
         let mut fed = false;
         let mut buf = [0u8; 65536];
-        for sock in [self.udp4.as_ref(), self.udp6.as_ref()]
-            .into_iter()
-            .flatten()
-        {
+        for slot in &mut self.udp {
             loop {
-                match sock.get_ref().recv_from(&mut buf) {
+                match slot.sock.get_ref().recv_from(&mut buf) {
                     Ok((n, from)) => {
-                        m.datagram(now(), key, from, &buf[..n]);
+                        if m.datagram(now(), key, from, &buf[..n]) {
+                            slot.answered = true;
+                        }
                         fed = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        match sock.poll_readable(cx) {
+                        match slot.sock.poll_readable(cx) {
                             Poll::Ready(Ok(())) => continue,
                             // A reactor error: the try times out in the machine.
                             Poll::Ready(Err(_)) | Poll::Pending => break,

@@ -22,8 +22,9 @@ use crate::reactor::{Interest, Reactor, Registered};
 
 /// A machine that takes what the DNS sockets of its queries receive.
 pub(crate) trait DnsInput {
-    /// A datagram for query `token`.
-    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]);
+    /// A datagram for query `token`; true if the query took it as its answer.
+    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8])
+    -> bool;
     /// Bytes from query `token`'s TCP connection to `from`; `false`: close that connection.
     fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool;
     /// Query `token`'s TCP connection to `from` failed or closed early.
@@ -31,8 +32,14 @@ pub(crate) trait DnsInput {
 }
 
 impl DnsInput for Dial {
-    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) {
-        self.handle_datagram(now, token, from, bytes);
+    fn datagram(
+        &mut self,
+        now: Instant,
+        token: QueryToken,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> bool {
+        self.handle_datagram(now, token, from, bytes)
     }
     fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
         self.handle_stream(now, token, from, bytes)
@@ -43,8 +50,14 @@ impl DnsInput for Dial {
 }
 
 impl DnsInput for Resolution {
-    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) {
-        self.handle_datagram(now, token, from, bytes);
+    fn datagram(
+        &mut self,
+        now: Instant,
+        token: QueryToken,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> bool {
+        self.handle_datagram(now, token, from, bytes)
     }
     fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
         self.handle_stream(now, token, from, bytes)
@@ -69,11 +82,40 @@ struct TcpConn {
     state: TcpState,
 }
 
+/// A query's UDP socket for one family and kind of nameserver, and whether its exchange is complete
+/// (one datagram sent, its answer taken): then it can be reused
+/// (`anysock_sys::recycle_dns_udp_socket`).
+#[derive(Debug)]
+struct UdpSlot {
+    sock: Registered<UdpSocket>,
+    /// The nameserver of the last datagram sent.
+    peer: SocketAddr,
+    sent: u32,
+    answered: bool,
+}
+
+impl UdpSlot {
+    /// Whether this slot's socket can talk to `peer`: same family, and on loopback exactly when
+    /// `peer` is (a loopback-bound socket cannot reach other hosts; a query that moves on to another
+    /// kind of nameserver keeps the first socket open for a late answer).
+    fn serves(&self, peer: SocketAddr) -> bool {
+        self.peer.is_ipv4() == peer.is_ipv4()
+            && self.peer.ip().is_loopback() == peer.ip().is_loopback()
+    }
+
+    /// Deregisters the socket and hands it back for reuse if its exchange is complete; else closes it.
+    fn close(self) {
+        if self.sent == 1 && self.answered {
+            anysock_sys::recycle_dns_udp_socket(self.peer, self.sock.into_inner());
+        }
+    }
+}
+
 /// The sockets of one query.
 #[derive(Debug, Default)]
 struct Sockets {
-    udp4: Option<Registered<UdpSocket>>,
-    udp6: Option<Registered<UdpSocket>>,
+    /// At most one socket per family and kind of nameserver (loopback or not).
+    udp: Vec<UdpSlot>,
     tcp: Vec<TcpConn>,
 }
 
@@ -105,17 +147,21 @@ impl QuerySockets {
         }
     }
 
-    /// Closes every socket of query `token`.
+    /// Closes every socket of query `token` (the query has ended). A UDP socket whose exchange is
+    /// complete goes back to anysock-sys for reuse instead (it keeps only those of loopback
+    /// nameservers). Dropping `QuerySockets` closes every socket without reuse.
     pub(crate) fn close(&mut self, token: QueryToken) {
         if let Some(s) = self.by_token.remove(&token) {
             for k in s
-                .udp4
+                .udp
                 .iter()
-                .chain(s.udp6.iter())
-                .map(|u| u.key())
+                .map(|u| u.sock.key())
                 .chain(s.tcp.iter().map(|c| c.sock.key()))
             {
                 self.keys.remove(&k);
+            }
+            for slot in s.udp {
+                slot.close();
             }
         }
     }
@@ -148,19 +194,31 @@ impl Sockets {
         match t.transport {
             Transport::Udp => {
                 let mut new_key = None;
-                let sock = if t.to.is_ipv4() {
-                    &mut self.udp4
-                } else {
-                    &mut self.udp6
+                let i = match self.udp.iter().position(|u| u.serves(t.to)) {
+                    Some(i) => i,
+                    None => {
+                        // A fresh socket on a kernel-chosen ephemeral port for each query (RFC 5452
+                        // §9.2), or for a loopback nameserver a reused one (see
+                        // `anysock_sys::dns_udp_socket`).
+                        let sock =
+                            r.register(anysock_sys::dns_udp_socket(t.to)?, Interest::Read)?;
+                        new_key = Some(sock.key());
+                        self.udp.push(UdpSlot {
+                            sock,
+                            peer: t.to,
+                            sent: 0,
+                            answered: false,
+                        });
+                        self.udp.len() - 1
+                    }
                 };
-                if sock.is_none() {
-                    // A fresh socket on a kernel-chosen ephemeral port for each query (RFC 5452 §9.2).
-                    let reg = r.register(anysock_sys::udp_socket_for(t.to)?, Interest::Read)?;
-                    new_key = Some(reg.key());
-                    *sock = Some(reg);
-                }
-                let s = sock.as_ref().expect("just set");
-                s.get().send_to(&t.payload, t.to)?;
+                let u = &mut self.udp[i];
+                // A send error (no route, a full buffer): the try times out in the machine. The
+                // socket is registered either way and its key goes back, so it is read and closed
+                // like any other.
+                let _ = u.sock.get().send_to(&t.payload, t.to);
+                u.sent += 1;
+                u.peer = t.to;
                 Ok(new_key)
             }
             Transport::Tcp => {
@@ -191,11 +249,9 @@ impl Sockets {
 
     /// Reads a waiting datagram of the UDP socket `key` and arms it again.
     fn read_udp(&mut self, m: &mut impl DnsInput, token: QueryToken, key: usize) {
-        let sock = [self.udp4.as_ref(), self.udp6.as_ref()]
-            .into_iter()
-            .flatten()
-            .find(|u| u.key() == key);
-        let Some(sock) = sock else { return };
+        let Some(slot) = self.udp.iter_mut().find(|u| u.sock.key() == key) else {
+            return;
+        };
         // One zeroed 64 KiB buffer per thread, reused: a fresh `[0u8; 65536]` here cost a 64 KiB
         // memset per readiness event (two per resolution).
         thread_local! {
@@ -203,11 +259,16 @@ impl Sockets {
         }
         BUF.with_borrow_mut(|buf| {
             loop {
-                match sock.get().recv_from(buf) {
+                match slot.sock.get().recv_from(buf) {
                     // One datagram per readiness event: the answer usually finishes the query (its
                     // socket is then closed) and reading on to `WouldBlock` would cost one more
                     // `recvfrom`; anything still queued makes the re-armed socket ready at once.
-                    Ok((n, from)) => break m.datagram(now(), token, from, &buf[..n]),
+                    Ok((n, from)) => {
+                        if m.datagram(now(), token, from, &buf[..n]) {
+                            slot.answered = true;
+                        }
+                        break;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     // ICMP errors (port unreachable) surface here on some systems: nothing to feed,
@@ -217,7 +278,7 @@ impl Sockets {
             }
         });
         // A poller error: the try times out in the machine.
-        let _ = sock.arm(Interest::Read);
+        let _ = slot.sock.arm(Interest::Read);
     }
 }
 

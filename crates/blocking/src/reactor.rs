@@ -147,7 +147,6 @@ impl<S: AsFd> Registered<S> {
     }
 
     /// Deregisters and hands the source back.
-    #[allow(dead_code)] // used by the connect driver
     pub(crate) fn into_inner(mut self) -> S {
         let s = self.inner.take().expect("present until into_inner");
         let _ = self.poller.delete(s.as_fd());

@@ -71,6 +71,11 @@ pub struct DnsServer {
     pub addr: SocketAddr,
     pub udp_queries: Arc<AtomicU32>,
     pub tcp_queries: Arc<AtomicU32>,
+    /// The source address of every UDP query received, in order.
+    pub udp_sources: Arc<Mutex<Vec<SocketAddr>>>,
+    /// UDP queries still to be ignored (received and recorded, not answered): set it to make the
+    /// next queries go unanswered, so that the client retransmits.
+    pub ignore_udp: Arc<AtomicU32>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -93,17 +98,28 @@ impl DnsServer {
         let stop = Arc::new(AtomicBool::new(false));
         let udp_queries = Arc::new(AtomicU32::new(0));
         let tcp_queries = Arc::new(AtomicU32::new(0));
+        let udp_sources = Arc::new(Mutex::new(Vec::new()));
+        let ignore_udp = Arc::new(AtomicU32::new(0));
         let zone = Arc::new(Mutex::new(zone));
-        let (s, uq, tq) = (
+        let (s, uq, tq, us, iu) = (
             Arc::clone(&stop),
             Arc::clone(&udp_queries),
             Arc::clone(&tcp_queries),
+            Arc::clone(&udp_sources),
+            Arc::clone(&ignore_udp),
         );
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while !s.load(Ordering::SeqCst) {
                 if let Ok((n, from)) = udp.recv_from(&mut buf) {
                     uq.fetch_add(1, Ordering::SeqCst);
+                    us.lock().unwrap().push(from);
+                    let ignore = iu
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
+                    if ignore {
+                        continue;
+                    }
                     if let Some(reply) = answer(&zone.lock().unwrap(), &buf[..n], max_udp_answers) {
                         let _ = udp.send_to(&reply, from);
                     }
@@ -130,6 +146,8 @@ impl DnsServer {
             addr,
             udp_queries,
             tcp_queries,
+            udp_sources,
+            ignore_udp,
             stop,
             thread: Some(thread),
         }

@@ -1,0 +1,127 @@
+//! DNS UDP sockets to a loopback nameserver are reused after a complete exchange (one datagram sent,
+//! its answer taken) and closed otherwise. Its own test binary (process): the socket pool is
+//! process-wide, and no other test may take from it or open descriptors meanwhile.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anysock_blocking::Resolver;
+use anysock_core::dns::RecordType;
+use anysock_core::resolv_conf::DnsConfig;
+use common::{DnsServer, Rr, open_fds};
+
+/// The source ports of the UDP queries `srv` received from index `from` on.
+fn ports_since(srv: &DnsServer, from: usize) -> Vec<u16> {
+    srv.udp_sources.lock().unwrap()[from..]
+        .iter()
+        .map(SocketAddr::port)
+        .collect()
+}
+
+fn queries(srv: &DnsServer) -> usize {
+    srv.udp_sources.lock().unwrap().len()
+}
+
+#[test]
+fn loopback_sockets_are_reused_only_after_a_complete_exchange() {
+    let srv = DnsServer::start(vec![Rr::A("www.test", Ipv4Addr::LOCALHOST)], 16);
+    let r = Resolver::with_dns_config(
+        DnsConfig::builder()
+            .nameserver(srv.addr)
+            .timeout(Duration::from_millis(200))
+            .attempts(2)
+            .build()
+            .unwrap(),
+    );
+    let lookup = || {
+        let a = r.lookup("www.test.", RecordType::A).unwrap();
+        assert_eq!(a.records.len(), 1);
+    };
+
+    // Warm-up: the thread's spare poller and one pooled socket are the steady state.
+    lookup();
+    let first = ports_since(&srv, 0);
+    assert_eq!(first.len(), 1);
+    let fds = open_fds();
+
+    // Sequential lookups all go out from the one pooled socket, and open no descriptor.
+    let mark = queries(&srv);
+    for _ in 0..50 {
+        lookup();
+    }
+    let ports: BTreeSet<u16> = ports_since(&srv, mark).into_iter().collect();
+    assert_eq!(ports, BTreeSet::from([first[0]]), "one socket, reused");
+    assert_eq!(open_fds(), fds, "no descriptor more than the steady state");
+
+    // A retransmitted query (the first datagram is ignored) takes the pooled socket and sends twice
+    // from it: that socket is closed, not pooled again, so the next lookup has a new one.
+    srv.ignore_udp.store(1, Ordering::SeqCst);
+    let mark = queries(&srv);
+    lookup();
+    let retransmitted = ports_since(&srv, mark);
+    assert_eq!(
+        retransmitted,
+        [first[0], first[0]],
+        "one socket, sent twice"
+    );
+    let mark = queries(&srv);
+    lookup();
+    let next = ports_since(&srv, mark);
+    assert_eq!(next.len(), 1);
+    // (A fresh socket could in principle get the closed one's port back from the kernel: one chance
+    // in the size of the ephemeral range.)
+    assert_ne!(
+        next[0], first[0],
+        "the retransmitted query's socket is not reused"
+    );
+    assert_eq!(
+        open_fds(),
+        fds,
+        "the retransmitted query's socket is closed"
+    );
+
+    // Concurrent lookups: the pool grows to the concurrency, then stays there.
+    let many = vec![("www.test.", RecordType::A); 8];
+    assert!(r.lookup_many(&many).iter().all(Result::is_ok));
+    let fds = open_fds();
+    let mark = queries(&srv);
+    for _ in 0..20 {
+        assert!(r.lookup_many(&many).iter().all(Result::is_ok));
+    }
+    assert_eq!(open_fds(), fds, "the pool stays at its steady state");
+    let ports: BTreeSet<u16> = ports_since(&srv, mark).into_iter().collect();
+    assert!(
+        ports.len() <= 8,
+        "{} ports for 8 concurrent queries",
+        ports.len()
+    );
+
+    // An unanswered query (sent once, timed out) does not give its socket back either.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let unanswered = Resolver::with_dns_config(
+        DnsConfig::builder()
+            .nameserver(silent.local_addr().unwrap())
+            .timeout(Duration::from_millis(100))
+            .attempts(1)
+            .build()
+            .unwrap(),
+    );
+    let fds = open_fds();
+    assert!(unanswered.lookup("www.test.", RecordType::A).is_err());
+    let (_, from) = silent.recv_from(&mut [0u8; 512]).unwrap();
+    let mark = queries(&srv);
+    lookup();
+    assert_ne!(
+        ports_since(&srv, mark),
+        [from.port()],
+        "the unanswered query's socket is not reused"
+    );
+    assert!(open_fds() <= fds, "no descriptor left open");
+}
