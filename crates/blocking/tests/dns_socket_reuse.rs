@@ -68,21 +68,24 @@ fn loopback_sockets_are_reused_only_after_a_complete_exchange() {
         [first[0], first[0]],
         "one socket, sent twice"
     );
+    // That socket is closed: its port can be bound again. Holding it also keeps the kernel from
+    // giving it to the next lookup's socket, so the check below cannot pass or fail by chance.
+    let held = UdpSocket::bind((Ipv4Addr::LOCALHOST, first[0]))
+        .expect("the retransmitted query's socket is closed (its port is free)");
     let mark = queries(&srv);
     lookup();
     let next = ports_since(&srv, mark);
     assert_eq!(next.len(), 1);
-    // (A fresh socket could in principle get the closed one's port back from the kernel: one chance
-    // in the size of the ephemeral range.)
     assert_ne!(
         next[0], first[0],
         "the retransmitted query's socket is not reused"
     );
     assert_eq!(
         open_fds(),
-        fds,
-        "the retransmitted query's socket is closed"
+        fds + 1,
+        "the retransmitted query's socket is closed (the +1 is the port held above)"
     );
+    drop(held);
 
     // Concurrent lookups: the pool grows to the concurrency, then stays there.
     let many = vec![("www.test.", RecordType::A); 8];
@@ -116,6 +119,8 @@ fn loopback_sockets_are_reused_only_after_a_complete_exchange() {
     let fds = open_fds();
     assert!(unanswered.lookup("www.test.", RecordType::A).is_err());
     let (_, from) = silent.recv_from(&mut [0u8; 512]).unwrap();
+    let held =
+        UdpSocket::bind(from).expect("the unanswered query's socket is closed (its port is free)");
     let mark = queries(&srv);
     lookup();
     assert_ne!(
@@ -123,5 +128,6 @@ fn loopback_sockets_are_reused_only_after_a_complete_exchange() {
         [from.port()],
         "the unanswered query's socket is not reused"
     );
+    drop(held);
     assert!(open_fds() <= fds, "no descriptor left open");
 }

@@ -9,8 +9,10 @@
 //! Every DNS machine is known to the adapter by a [`QueryToken`]. Its transmits come out tagged with
 //! the token ([`Resolution::poll_transmit`]); the adapter sends each UDP transmit from a socket of its
 //! own for that token (a fresh socket per token gives the source-port randomisation of RFC 5452
-//! §9.2), opens a TCP connection for each TCP transmit, and feeds what arrives back with the token.
-//! When a token ends, [`ResolutionEvent::QueryFinished`] tells the adapter to close its sockets.
+//! §9.2; anysock's adapters reuse sockets only for a loopback nameserver, after a complete exchange,
+//! where no off-host datagram can reach them: see `anysock_sys::dns_udp_socket`), opens a TCP
+//! connection for each TCP transmit, and feeds what arrives back with the token. When a token ends,
+//! [`ResolutionEvent::QueryFinished`] tells the adapter to close (or hand back) its sockets.
 //!
 //! # The run loop (drain contract)
 //!

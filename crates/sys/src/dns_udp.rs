@@ -52,12 +52,7 @@ pub fn dns_udp_socket(peer: SocketAddr) -> io::Result<UdpSocket> {
         };
         return bound_udp(SocketAddr::new(local, 0));
     }
-    let local = if peer.is_ipv4() {
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-    } else {
-        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-    };
-    bound_udp(SocketAddr::new(local, 0))
+    crate::udp_socket_for(peer)
 }
 
 /// Hands back a socket from [`dns_udp_socket`] whose exchange with `peer` is complete: exactly one

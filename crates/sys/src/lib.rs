@@ -50,7 +50,7 @@
 pub mod addr;
 mod bindspec;
 pub mod config;
-mod dns_udp;
+pub mod dns_udp;
 mod error;
 mod listen;
 mod options;

@@ -97,7 +97,9 @@ pub fn finish_connect<S: AsFd>(sock: &S) -> io::Result<ConnectProgress> {
 /// A non-blocking, close-on-exec UDP socket for talking to `peer`: bound to the unspecified address of
 /// `peer`'s family on an ephemeral port (not connected, so answers are read with `recv_from`).
 ///
-/// Adapters use it for DNS queries.
+/// A fresh socket per DNS query, for custom event loops; anysock's adapters take theirs from
+/// [`dns_udp_socket`](crate::dns_udp_socket), which gives this for remote nameservers and reuses
+/// loopback-bound sockets for a loopback nameserver.
 pub fn udp_socket_for(peer: SocketAddr) -> io::Result<UdpSocket> {
     let family = if peer.is_ipv4() {
         Family::V4
