@@ -52,6 +52,11 @@ fuzz SECONDS="60":
 # loopback dnsmasq as the resolver (anysock-testkit's netns): they need root and dnsmasq (dnsmasq-base,
 # as .ci/run installs it), and are skipped with the reason otherwise.
 bench WARMUP="1" MEASURE="3":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # For criterion: the DNS benches run inside their own network namespace, where criterion cannot
+    # ask cargo for the target directory and would write beside the crate instead.
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
     cargo bench --workspace --bench '*' -- --warm-up-time {{WARMUP}} --measurement-time {{MEASURE}}
     cargo run -q -p anysock-tests --bin bench_report
 
