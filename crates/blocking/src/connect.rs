@@ -1,7 +1,6 @@
 //! `tcp_connect` and the [`Connector`] builder: the core's [`Dial`] machine (resolve planner, DNS
 //! machines and Happy Eyeballs connect machine joined), driven in the calling thread on one poller.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
@@ -253,11 +252,44 @@ enum AttemptSocket {
 }
 
 impl AttemptSocket {
-    fn into_socket(self) -> Socket {
+    /// The connected socket as the blocking stream handed to the caller.
+    fn into_stream(self, unix: bool) -> io::Result<Stream> {
         match self {
-            AttemptSocket::Connecting(r) => r.into_inner(),
-            AttemptSocket::Connected(s) => s,
+            AttemptSocket::Connecting(r) => Stream::from_nonblocking_socket(r.into_inner(), unix),
+            AttemptSocket::Connected(s) => Stream::from_nonblocking_socket(s, unix),
         }
+    }
+}
+
+/// The attempts in flight by poller key: a handful at most, so a `Vec` searched in order beats hashing.
+#[derive(Debug, Default)]
+struct AttemptMap(Vec<(usize, Attempt)>);
+
+impl AttemptMap {
+    fn insert(&mut self, key: usize, a: Attempt) {
+        self.0.push((key, a));
+    }
+    fn get(&self, key: &usize) -> Option<&Attempt> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, a)| a)
+    }
+    fn remove(&mut self, key: &usize) -> Option<Attempt> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.swap_remove(i).1)
+    }
+    fn retain(&mut self, mut keep: impl FnMut(&usize, &mut Attempt) -> bool) {
+        self.0.retain_mut(|(k, a)| keep(k, a));
+    }
+    fn iter(&self) -> impl Iterator<Item = (&usize, &Attempt)> {
+        self.0.iter().map(|(k, a)| (k, a))
+    }
+    fn values(&self) -> impl Iterator<Item = &Attempt> {
+        self.0.iter().map(|(_, a)| a)
+    }
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -278,7 +310,7 @@ struct Driver<'c> {
     node: String,
     dial: Dial,
     dns: QuerySockets,
-    attempts: HashMap<usize, Attempt>,
+    attempts: AttemptMap,
     /// Keys for attempts that need no poller registration, counting down from `usize::MAX` so that
     /// they never meet the reactor's keys.
     next_plain_key: usize,
@@ -293,7 +325,7 @@ impl<'c> Driver<'c> {
             node,
             dial,
             dns: QuerySockets::default(),
-            attempts: HashMap::new(),
+            attempts: AttemptMap::default(),
             next_plain_key: usize::MAX,
             reactor: Reactor::new()?,
         })
@@ -356,9 +388,7 @@ impl<'c> Driver<'c> {
                     let a = self.attempts.remove(&key).expect("found above");
                     // Every other attempt was cancelled with the win; drop their sockets.
                     self.attempts.clear();
-                    let sock = a.sock.into_socket();
-                    let stream =
-                        Stream::from_nonblocking_socket(sock, target.family() == Family::Unix)?;
+                    let stream = a.sock.into_stream(target.family() == Family::Unix)?;
                     let accepted = self
                         .connector
                         .accept
