@@ -249,6 +249,8 @@ impl Connector {
 enum AttemptSocket {
     Connecting(Registered<Socket>),
     Connected(Socket),
+    /// Connected by a blocking `connect(2)` (see `Driver::connect_alone`): already blocking.
+    ConnectedBlocking(Socket),
 }
 
 impl AttemptSocket {
@@ -257,6 +259,7 @@ impl AttemptSocket {
         match self {
             AttemptSocket::Connecting(r) => Stream::from_nonblocking_socket(r.into_inner(), unix),
             AttemptSocket::Connected(s) => Stream::from_nonblocking_socket(s, unix),
+            AttemptSocket::ConnectedBlocking(s) => Ok(Stream::from_socket(s, unix)),
         }
     }
 }
@@ -426,11 +429,72 @@ impl<'c> Driver<'c> {
 
     fn start_attempt(&mut self, id: AttemptId, target: Target) {
         let t = now();
+        // Alone: no other attempt, no DNS question and no deadline anywhere (every DNS query has one),
+        // so nothing can happen before this attempt ends; and no prepare hook, which is promised a
+        // non-blocking socket. Then a blocking connect is all there is to do, as std makes it.
+        if self.attempts.is_empty()
+            && self.dns.is_idle()
+            && self.connector.prepare.is_none()
+            && self.dial.poll_timeout().is_none()
+        {
+            return self.connect_alone(id, &target, t);
+        }
         let sock = match anysock_sys::socket_for(&target) {
             Ok(s) => s,
             Err(e) => return self.dial.handle_attempt(t, id, Err(e.kind())),
         };
-        let own_timeout = match self.connector.prepare.as_ref().map(|p| p(&sock, &target)) {
+        self.connect_started(id, &target, sock, false, t);
+    }
+
+    /// Connects a blocking socket for an attempt that runs alone (see `start_attempt`) and feeds the
+    /// outcome: `socket` and `connect`, the two system calls of `std::net::TcpStream::connect`, with no
+    /// poller and no mode switch. A connect interrupted by a signal goes on in the kernel: the socket
+    /// is made non-blocking and waited for on the poller like any other.
+    fn connect_alone(&mut self, id: AttemptId, target: &Target, t: Instant) {
+        let connected = anysock_sys::blocking_socket_for(target).and_then(|sock| {
+            let addr = anysock_sys::addr::to_socket2(&target.addr)?;
+            match sock.connect(&addr) {
+                Ok(()) => Ok(Ok(sock)),
+                Err(e)
+                    if e.kind() == io::ErrorKind::Interrupted
+                        || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+                {
+                    sock.set_nonblocking(true)?;
+                    Ok(Err(sock))
+                }
+                Err(e) => Err(e),
+            }
+        });
+        match connected {
+            Ok(Ok(sock)) => {
+                let key = self.next_plain_key;
+                self.next_plain_key -= 1;
+                self.attempts.insert(
+                    key,
+                    Attempt {
+                        id,
+                        sock: AttemptSocket::ConnectedBlocking(sock),
+                        own_deadline: None,
+                    },
+                );
+                self.dial.handle_attempt(now(), id, Ok(()));
+            }
+            Ok(Err(sock)) => self.connect_started(id, target, sock, true, t),
+            Err(e) => self.dial.handle_attempt(now(), id, Err(e.kind())),
+        }
+    }
+
+    /// Runs the prepare hook on a new non-blocking socket and starts its connect (unless `started`:
+    /// it is under way already), then holds it: connected at once, or registered with the poller.
+    fn connect_started(
+        &mut self,
+        id: AttemptId,
+        target: &Target,
+        sock: Socket,
+        started: bool,
+        t: Instant,
+    ) {
+        let own_timeout = match self.connector.prepare.as_ref().map(|p| p(&sock, target)) {
             None => None,
             // AnyEvent: a timeout of 0 means none.
             Some(Ok(timeout)) => timeout.filter(|d| !d.is_zero()),
@@ -439,9 +503,13 @@ impl<'c> Driver<'c> {
         // A connect in progress is checked once at once before waiting: on loopback and other local
         // paths the handshake is usually complete already, and the check (two system calls) is cheaper
         // than a round through the poller.
-        let progress = match anysock_sys::start_connect(&sock, &target.addr) {
-            Ok(ConnectProgress::InProgress) => anysock_sys::finish_connect(&sock),
-            other => other,
+        let progress = if started {
+            anysock_sys::finish_connect(&sock)
+        } else {
+            match anysock_sys::start_connect(&sock, &target.addr) {
+                Ok(ConnectProgress::InProgress) => anysock_sys::finish_connect(&sock),
+                other => other,
+            }
         };
         match progress {
             Ok(ConnectProgress::InProgress) => {}

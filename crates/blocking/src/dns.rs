@@ -128,6 +128,11 @@ pub(crate) struct QuerySockets {
 }
 
 impl QuerySockets {
+    /// True when no query has a socket open.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.by_token.is_empty()
+    }
+
     /// Sends a transmit of query `token`. A TCP connection that cannot even be started is reported to
     /// the machine at once; a UDP send error (no route, no socket) is left to the machine's timeout.
     pub(crate) fn transmit(

@@ -74,6 +74,7 @@ pub use options::{tcp_congestion, tcp_congestion_name, tcp_nodelay, tcp_nodelay_
 pub use random::random_u64;
 pub use resolver_settings::{PlanError, ResolverBuilder, ResolverSettings};
 pub use socket::{
-    ConnectProgress, finish_connect, new_socket, socket_for, start_connect, udp_socket_for,
+    ConnectProgress, blocking_socket_for, finish_connect, new_socket, socket_for, start_connect,
+    udp_socket_for,
 };
 pub use source::{source_address, source_addresses};

@@ -57,6 +57,19 @@ pub fn socket_for(target: &Target) -> io::Result<Socket> {
     new_socket(target.family(), target.socktype, target.protocol)
 }
 
+/// A new close-on-exec, **blocking** socket for a connection target: for a connect that has nothing
+/// to race and no deadline, where a blocking `connect(2)` is all there is to do (two system calls, as
+/// `std::net::TcpStream::connect` makes).
+pub fn blocking_socket_for(target: &Target) -> io::Result<Socket> {
+    let family = target.family();
+    let protocol = if family == Family::Unix || target.protocol == 0 {
+        None
+    } else {
+        Some(Protocol::from(i32::from(target.protocol)))
+    };
+    socket2::Socket::new(domain(family), sock_type(target.socktype), protocol)
+}
+
 /// Starts connecting a non-blocking socket (a `socket2::Socket`, `std::net::TcpStream`, ...).
 ///
 /// `EINPROGRESS` (and, for IP sockets, `EAGAIN`/`EWOULDBLOCK`, which some systems return instead) is
