@@ -17,7 +17,7 @@ use anysock_core::dial::Dial;
 use anysock_core::dns::{Transmit, Transport};
 use anysock_core::resolution::{QueryToken, Resolution};
 use anysock_core::{Family, SockAddr, SockType};
-use anysock_sys::ConnectProgress;
+use anysock_sys::{ConnectProgress, DnsUdpExchange};
 use async_io::Async;
 
 use crate::clock::now;
@@ -71,35 +71,22 @@ struct TcpConn {
     state: TcpState,
 }
 
-/// A query's UDP socket for one family and kind of nameserver, and whether its exchange is complete
-/// (one datagram sent, its answer taken): then it can be reused
-/// (`anysock_sys::recycle_dns_udp_socket`).
+/// A query's UDP socket for one family and kind of nameserver, with what the query did on it
+/// (`DnsUdpExchange` decides whether it can be reused).
 #[derive(Debug)]
 struct UdpSlot {
     sock: Async<UdpSocket>,
-    /// The nameserver of the last datagram sent.
-    peer: SocketAddr,
-    sent: u32,
-    answered: bool,
+    exchange: DnsUdpExchange,
 }
 
 impl UdpSlot {
-    /// Whether this slot's socket can talk to `peer`: same family, and on loopback exactly when
-    /// `peer` is (a loopback-bound socket cannot reach other hosts; a query that moves on to another
-    /// kind of nameserver keeps the first socket open for a late answer).
-    fn serves(&self, peer: SocketAddr) -> bool {
-        self.peer.is_ipv4() == peer.is_ipv4()
-            && self.peer.ip().is_loopback() == peer.ip().is_loopback()
-    }
-
     /// Takes the socket off the reactor and hands it back for reuse if its exchange is complete;
     /// else closes it.
     fn close(self) {
-        if self.sent == 1
-            && self.answered
+        if self.exchange.reusable()
             && let Ok(sock) = self.sock.into_inner()
         {
-            anysock_sys::recycle_dns_udp_socket(self.peer, sock);
+            self.exchange.finish(sock);
         }
     }
 }
@@ -174,7 +161,7 @@ impl Sockets {
     fn send(&mut self, t: &Transmit) -> io::Result<()> {
         match t.transport {
             Transport::Udp => {
-                let i = match self.udp.iter().position(|u| u.serves(t.to)) {
+                let i = match self.udp.iter().position(|u| u.exchange.serves(t.to)) {
                     Some(i) => i,
                     None => {
                         // A fresh socket on a kernel-chosen ephemeral port for each query (RFC 5452
@@ -183,9 +170,7 @@ impl Sockets {
                         let sock = Async::new_nonblocking(anysock_sys::dns_udp_socket(t.to)?)?;
                         self.udp.push(UdpSlot {
                             sock,
-                            peer: t.to,
-                            sent: 0,
-                            answered: false,
+                            exchange: DnsUdpExchange::new(t.to),
                         });
                         self.udp.len() - 1
                     }
@@ -193,8 +178,7 @@ impl Sockets {
                 let u = &mut self.udp[i];
                 // Counted even if the send fails (the error goes to the caller's trace; the try
                 // times out in the machine): such a socket is simply not reused.
-                u.sent += 1;
-                u.peer = t.to;
+                u.exchange.sent_to(t.to);
                 u.sock.get_ref().send_to(&t.payload, t.to)?;
                 Ok(())
             }
@@ -236,7 +220,7 @@ impl Sockets {
                 match slot.sock.get_ref().recv_from(&mut buf) {
                     Ok((n, from)) => {
                         if m.datagram(now(), key, from, &buf[..n]) {
-                            slot.answered = true;
+                            slot.exchange.answer_taken();
                         }
                         fed = true;
                     }

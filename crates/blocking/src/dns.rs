@@ -15,7 +15,7 @@ use anysock_core::dial::Dial;
 use anysock_core::dns::{Transmit, Transport};
 use anysock_core::resolution::{QueryToken, Resolution};
 use anysock_core::{Family, SockAddr, SockType};
-use anysock_sys::ConnectProgress;
+use anysock_sys::{ConnectProgress, DnsUdpExchange};
 
 use crate::clock::now;
 use crate::reactor::{Interest, Reactor, Registered};
@@ -82,31 +82,19 @@ struct TcpConn {
     state: TcpState,
 }
 
-/// A query's UDP socket for one family and kind of nameserver, and whether its exchange is complete
-/// (one datagram sent, its answer taken): then it can be reused
-/// (`anysock_sys::recycle_dns_udp_socket`).
+/// A query's UDP socket for one family and kind of nameserver, with what the query did on it
+/// (`DnsUdpExchange` decides whether it can be reused).
 #[derive(Debug)]
 struct UdpSlot {
     sock: Registered<UdpSocket>,
-    /// The nameserver of the last datagram sent.
-    peer: SocketAddr,
-    sent: u32,
-    answered: bool,
+    exchange: DnsUdpExchange,
 }
 
 impl UdpSlot {
-    /// Whether this slot's socket can talk to `peer`: same family, and on loopback exactly when
-    /// `peer` is (a loopback-bound socket cannot reach other hosts; a query that moves on to another
-    /// kind of nameserver keeps the first socket open for a late answer).
-    fn serves(&self, peer: SocketAddr) -> bool {
-        self.peer.is_ipv4() == peer.is_ipv4()
-            && self.peer.ip().is_loopback() == peer.ip().is_loopback()
-    }
-
     /// Deregisters the socket and hands it back for reuse if its exchange is complete; else closes it.
     fn close(self) {
-        if self.sent == 1 && self.answered {
-            anysock_sys::recycle_dns_udp_socket(self.peer, self.sock.into_inner());
+        if self.exchange.reusable() {
+            self.exchange.finish(self.sock.into_inner());
         }
     }
 }
@@ -199,7 +187,7 @@ impl Sockets {
         match t.transport {
             Transport::Udp => {
                 let mut new_key = None;
-                let i = match self.udp.iter().position(|u| u.serves(t.to)) {
+                let i = match self.udp.iter().position(|u| u.exchange.serves(t.to)) {
                     Some(i) => i,
                     None => {
                         // A fresh socket on a kernel-chosen ephemeral port for each query (RFC 5452
@@ -210,9 +198,7 @@ impl Sockets {
                         new_key = Some(sock.key());
                         self.udp.push(UdpSlot {
                             sock,
-                            peer: t.to,
-                            sent: 0,
-                            answered: false,
+                            exchange: DnsUdpExchange::new(t.to),
                         });
                         self.udp.len() - 1
                     }
@@ -222,8 +208,7 @@ impl Sockets {
                 // socket is registered either way and its key goes back, so it is read and closed
                 // like any other.
                 let _ = u.sock.get().send_to(&t.payload, t.to);
-                u.sent += 1;
-                u.peer = t.to;
+                u.exchange.sent_to(t.to);
                 Ok(new_key)
             }
             Transport::Tcp => {
@@ -270,7 +255,7 @@ impl Sockets {
                     // `recvfrom`; anything still queued makes the re-armed socket ready at once.
                     Ok((n, from)) => {
                         if m.datagram(now(), token, from, &buf[..n]) {
-                            slot.answered = true;
+                            slot.exchange.answer_taken();
                         }
                         break;
                     }

@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -13,18 +13,6 @@ use anysock_blocking::Resolver;
 use anysock_core::dns::RecordType;
 use anysock_core::resolv_conf::DnsConfig;
 use common::{DnsServer, Rr, open_fds};
-
-/// The source ports of the UDP queries `srv` received from index `from` on.
-fn ports_since(srv: &DnsServer, from: usize) -> Vec<u16> {
-    srv.udp_sources.lock().unwrap()[from..]
-        .iter()
-        .map(SocketAddr::port)
-        .collect()
-}
-
-fn queries(srv: &DnsServer) -> usize {
-    srv.udp_sources.lock().unwrap().len()
-}
 
 #[test]
 fn loopback_sockets_are_reused_only_after_a_complete_exchange() {
@@ -44,25 +32,25 @@ fn loopback_sockets_are_reused_only_after_a_complete_exchange() {
 
     // Warm-up: the thread's spare poller and one pooled socket are the steady state.
     lookup();
-    let first = ports_since(&srv, 0);
+    let first = srv.udp_ports_since(0);
     assert_eq!(first.len(), 1);
     let fds = open_fds();
 
     // Sequential lookups all go out from the one pooled socket, and open no descriptor.
-    let mark = queries(&srv);
+    let mark = srv.udp_query_count();
     for _ in 0..50 {
         lookup();
     }
-    let ports: BTreeSet<u16> = ports_since(&srv, mark).into_iter().collect();
+    let ports: BTreeSet<u16> = srv.udp_ports_since(mark).into_iter().collect();
     assert_eq!(ports, BTreeSet::from([first[0]]), "one socket, reused");
     assert_eq!(open_fds(), fds, "no descriptor more than the steady state");
 
     // A retransmitted query (the first datagram is ignored) takes the pooled socket and sends twice
     // from it: that socket is closed, not pooled again, so the next lookup has a new one.
     srv.ignore_udp.store(1, Ordering::SeqCst);
-    let mark = queries(&srv);
+    let mark = srv.udp_query_count();
     lookup();
-    let retransmitted = ports_since(&srv, mark);
+    let retransmitted = srv.udp_ports_since(mark);
     assert_eq!(
         retransmitted,
         [first[0], first[0]],
@@ -72,9 +60,9 @@ fn loopback_sockets_are_reused_only_after_a_complete_exchange() {
     // giving it to the next lookup's socket, so the check below cannot pass or fail by chance.
     let held = UdpSocket::bind((Ipv4Addr::LOCALHOST, first[0]))
         .expect("the retransmitted query's socket is closed (its port is free)");
-    let mark = queries(&srv);
+    let mark = srv.udp_query_count();
     lookup();
-    let next = ports_since(&srv, mark);
+    let next = srv.udp_ports_since(mark);
     assert_eq!(next.len(), 1);
     assert_ne!(
         next[0], first[0],
@@ -91,12 +79,12 @@ fn loopback_sockets_are_reused_only_after_a_complete_exchange() {
     let many = vec![("www.test.", RecordType::A); 8];
     assert!(r.lookup_many(&many).iter().all(Result::is_ok));
     let fds = open_fds();
-    let mark = queries(&srv);
+    let mark = srv.udp_query_count();
     for _ in 0..20 {
         assert!(r.lookup_many(&many).iter().all(Result::is_ok));
     }
     assert_eq!(open_fds(), fds, "the pool stays at its steady state");
-    let ports: BTreeSet<u16> = ports_since(&srv, mark).into_iter().collect();
+    let ports: BTreeSet<u16> = srv.udp_ports_since(mark).into_iter().collect();
     assert!(
         ports.len() <= 8,
         "{} ports for 8 concurrent queries",
@@ -121,10 +109,10 @@ fn loopback_sockets_are_reused_only_after_a_complete_exchange() {
     let (_, from) = silent.recv_from(&mut [0u8; 512]).unwrap();
     let held =
         UdpSocket::bind(from).expect("the unanswered query's socket is closed (its port is free)");
-    let mark = queries(&srv);
+    let mark = srv.udp_query_count();
     lookup();
     assert_ne!(
-        ports_since(&srv, mark),
+        srv.udp_ports_since(mark),
         [from.port()],
         "the unanswered query's socket is not reused"
     );

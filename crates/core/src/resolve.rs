@@ -208,17 +208,13 @@ impl ResolveRequest<'_> {
         if !config.family_preference.order().contains(&family) {
             return None;
         }
-        let udp = self.protocol.eq_ignore_ascii_case("udp");
-        let socktype = self.socktype.unwrap_or(if udp {
-            SockType::Datagram
+        let protocol = if self.protocol.eq_ignore_ascii_case("udp") {
+            17
         } else {
-            SockType::Stream
-        });
-        Some(Target::new(
-            socktype,
-            if udp { 17 } else { 6 },
-            SockAddr::Inet(addr),
-        ))
+            6
+        };
+        let socktype = self.socktype.unwrap_or(default_socktype(protocol));
+        Some(Target::new(socktype, protocol, SockAddr::Inet(addr)))
     }
 }
 
@@ -247,6 +243,15 @@ impl ConfigNeeds {
         services: true,
         protocols: true,
     };
+}
+
+/// The socket type a request without one gets: datagram for UDP, stream for everything else.
+fn default_socktype(protocol: u8) -> SockType {
+    if protocol == 17 {
+        SockType::Datagram
+    } else {
+        SockType::Stream
+    }
 }
 
 /// `tcp`, `udp` or empty (`tcp`): protocols the planner resolves from the built-in table alone.
@@ -801,11 +806,7 @@ impl Resolve {
             .getprotobyname(proto_text)
             .map(|p| (p.name.to_ascii_lowercase(), p.number))
             .ok_or(ResolveError::UnknownProtocol)?;
-        let socktype = request.socktype.unwrap_or(if protocol == 17 {
-            SockType::Datagram
-        } else {
-            SockType::Stream
-        });
+        let socktype = request.socktype.unwrap_or(default_socktype(protocol));
 
         let mut r = Resolve {
             socktype,

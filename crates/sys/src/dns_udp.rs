@@ -16,9 +16,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::{Mutex, PoisonError};
 
-use anysock_core::{Family, SockType};
-
-use crate::socket::new_socket;
+use crate::socket::bound_udp;
 
 /// Idle loopback sockets kept per family; more are closed.
 pub const DNS_UDP_POOL_MAX: usize = 128;
@@ -71,15 +69,57 @@ pub fn recycle_dns_udp_socket(peer: SocketAddr, sock: UdpSocket) {
     }
 }
 
-fn bound_udp(local: SocketAddr) -> io::Result<UdpSocket> {
-    let family = if local.is_ipv4() {
-        Family::V4
-    } else {
-        Family::V6
-    };
-    let sock = new_socket(family, SockType::Datagram, 17)?;
-    sock.bind(&local.into())?;
-    Ok(sock.into())
+/// One query's use of one DNS UDP socket from [`dns_udp_socket`]: the kind of nameserver it talks to,
+/// how many datagrams went out, whether an answer was taken. It decides the reuse rule for every
+/// adapter: a socket serves one family and one kind of nameserver (loopback or not: a loopback-bound
+/// socket cannot reach other hosts), and it is reusable only after a complete exchange, exactly one
+/// datagram sent and its answer taken, so that nothing is still due to arrive on it.
+#[derive(Clone, Copy, Debug)]
+pub struct DnsUdpExchange {
+    /// The nameserver of the last datagram sent.
+    peer: SocketAddr,
+    sent: u32,
+    answered: bool,
+}
+
+impl DnsUdpExchange {
+    /// A socket just taken for `peer`; nothing sent yet.
+    pub fn new(peer: SocketAddr) -> Self {
+        DnsUdpExchange {
+            peer,
+            sent: 0,
+            answered: false,
+        }
+    }
+
+    /// Whether this socket can be used for `peer`: same family and same kind of nameserver.
+    pub fn serves(&self, peer: SocketAddr) -> bool {
+        self.peer.is_ipv4() == peer.is_ipv4()
+            && self.peer.ip().is_loopback() == peer.ip().is_loopback()
+    }
+
+    /// A datagram went out to `peer`.
+    pub fn sent_to(&mut self, peer: SocketAddr) {
+        self.sent += 1;
+        self.peer = peer;
+    }
+
+    /// The query machine took a datagram from this socket as its answer.
+    pub fn answer_taken(&mut self) {
+        self.answered = true;
+    }
+
+    /// True after a complete exchange: exactly one datagram sent and its answer taken.
+    pub fn reusable(&self) -> bool {
+        self.sent == 1 && self.answered
+    }
+
+    /// Hands the socket back with [`recycle_dns_udp_socket`] if the exchange is complete; else closes it.
+    pub fn finish(self, sock: UdpSocket) {
+        if self.reusable() {
+            recycle_dns_udp_socket(self.peer, sock);
+        }
+    }
 }
 
 #[cfg(test)]

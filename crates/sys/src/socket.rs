@@ -114,17 +114,22 @@ pub fn finish_connect<S: AsFd>(sock: &S) -> io::Result<ConnectProgress> {
 /// [`dns_udp_socket`](crate::dns_udp_socket), which gives this for remote nameservers and reuses
 /// loopback-bound sockets for a loopback nameserver.
 pub fn udp_socket_for(peer: SocketAddr) -> io::Result<UdpSocket> {
-    let family = if peer.is_ipv4() {
-        Family::V4
-    } else {
-        Family::V6
-    };
-    let sock = new_socket(family, SockType::Datagram, 17)?;
     let local: SocketAddr = if peer.is_ipv4() {
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
+    bound_udp(local)
+}
+
+/// A non-blocking, close-on-exec UDP socket bound to `local`.
+pub(crate) fn bound_udp(local: SocketAddr) -> io::Result<UdpSocket> {
+    let family = if local.is_ipv4() {
+        Family::V4
+    } else {
+        Family::V6
+    };
+    let sock = new_socket(family, SockType::Datagram, 17)?;
     sock.bind(&local.into())?;
     Ok(sock.into())
 }

@@ -81,6 +81,19 @@ pub struct DnsServer {
 }
 
 impl DnsServer {
+    /// How many UDP queries arrived so far (a mark for [`DnsServer::udp_ports_since`]).
+    pub fn udp_query_count(&self) -> usize {
+        self.udp_sources.lock().unwrap().len()
+    }
+
+    /// The source ports of the UDP queries received from the `mark`-th on.
+    pub fn udp_ports_since(&self, mark: usize) -> Vec<u16> {
+        self.udp_sources.lock().unwrap()[mark..]
+            .iter()
+            .map(SocketAddr::port)
+            .collect()
+    }
+
     pub fn start(zone: Vec<Rr>, max_udp_answers: usize) -> DnsServer {
         // UDP and TCP on one port: a port whose TCP side is taken (by some other test's connection)
         // is given up for another.

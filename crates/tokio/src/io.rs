@@ -14,8 +14,8 @@ use anysock_core::dial::Dial;
 use anysock_core::dns::{Transmit, Transport};
 use anysock_core::resolution::{QueryToken, Resolution};
 use anysock_core::{Family, SockAddr, SockType};
-use anysock_sys::ConnectProgress;
 use anysock_sys::socket2;
+use anysock_sys::{ConnectProgress, DnsUdpExchange};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Sleep;
@@ -80,34 +80,21 @@ struct TcpQuery {
     state: TcpState,
 }
 
-/// A query's UDP socket for one family, and whether its exchange is complete (one datagram sent, its
-/// answer taken): then it can be reused (`anysock_sys::recycle_dns_udp_socket`).
+/// A query's UDP socket for one family and kind of nameserver, with what the query did on it
+/// (`DnsUdpExchange` decides whether it can be reused).
 #[derive(Debug)]
 struct UdpSlot {
     sock: UdpSocket,
-    peer: SocketAddr,
-    sent: u32,
-    answered: bool,
+    exchange: DnsUdpExchange,
 }
 
 impl UdpSlot {
     fn close(self) {
-        if self.sent == 1
-            && self.answered
+        if self.exchange.reusable()
             && let Ok(sock) = self.sock.into_std()
         {
-            anysock_sys::recycle_dns_udp_socket(self.peer, sock);
+            self.exchange.finish(sock);
         }
-    }
-}
-
-impl UdpSlot {
-    /// Whether this slot's socket can talk to `peer`: same family, and on loopback exactly when
-    /// `peer` is (a loopback-bound socket cannot reach other hosts; a query that moves on to another
-    /// nameserver keeps the first socket open for a late answer).
-    fn serves(&self, peer: SocketAddr) -> bool {
-        self.peer.is_ipv4() == peer.is_ipv4()
-            && self.peer.ip().is_loopback() == peer.ip().is_loopback()
     }
 }
 
@@ -158,7 +145,7 @@ impl DnsIo {
         let io = self.tokens.entry(token).or_default();
         match t.transport {
             Transport::Udp => {
-                let i = match io.udp.iter().position(|u| u.serves(t.to)) {
+                let i = match io.udp.iter().position(|u| u.exchange.serves(t.to)) {
                     Some(i) => i,
                     None => {
                         // A fresh socket (kernel-chosen ephemeral port) per query (RFC 5452 §9.2), or
@@ -167,9 +154,7 @@ impl DnsIo {
                         match anysock_sys::dns_udp_socket(t.to).and_then(UdpSocket::from_std) {
                             Ok(sock) => io.udp.push(UdpSlot {
                                 sock,
-                                peer: t.to,
-                                sent: 0,
-                                answered: false,
+                                exchange: DnsUdpExchange::new(t.to),
                             }),
                             Err(_) => return,
                         }
@@ -181,8 +166,7 @@ impl DnsIo {
                 // reactor has seen the new socket writable, which would drop the first query.
                 // WouldBlock (a full buffer) or an error: the try times out in the machine.
                 let _ = socket2::SockRef::from(&u.sock).send_to(&t.payload, &t.to.into());
-                u.sent += 1;
-                u.peer = t.to;
+                u.exchange.sent_to(t.to);
             }
             _ => match start_tcp(t.to) {
                 Ok((stream, connected)) => io.tcp.push(TcpQuery {
@@ -273,7 +257,7 @@ impl DnsIo {
                             .get_mut(&token)
                             .and_then(|io| io.udp.get_mut(slot))
                     {
-                        u.answered = true;
+                        u.exchange.answer_taken();
                     }
                 }
                 Input::Stream(token, from, bytes) => {
