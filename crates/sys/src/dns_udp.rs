@@ -163,6 +163,25 @@ mod tests {
     }
 
     #[test]
+    fn an_exchange_is_reusable_only_when_complete() {
+        let lo: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        let mut x = DnsUdpExchange::new(lo);
+        assert!(!x.reusable(), "nothing sent");
+        x.sent_to(lo);
+        assert!(!x.reusable(), "no answer yet");
+        x.answer_taken();
+        assert!(x.reusable());
+        x.sent_to(lo);
+        assert!(!x.reusable(), "sent twice: a late datagram may still come");
+        assert!(x.serves("127.0.0.2:53".parse().unwrap()));
+        assert!(!x.serves("[::1]:53".parse().unwrap()), "another family");
+        assert!(
+            !x.serves("10.255.255.1:53".parse().unwrap()),
+            "another kind of nameserver"
+        );
+    }
+
+    #[test]
     fn the_pool_is_bounded() {
         let peer: SocketAddr = "[::1]:53".parse().unwrap();
         let Ok(probe) = dns_udp_socket(peer) else {
