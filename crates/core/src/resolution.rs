@@ -219,9 +219,12 @@ impl Resolution {
             dns: dns.clone(),
             rng: SplitMix64::new(seed),
             next_token: 0,
-            running: Vec::new(),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            // Sized for the common resolution (A and AAAA: two queries, four query events and a few
+            // planner events) so that none of them grows: every reallocation is a copy, and a
+            // `running` list of four queries would be a large (consolidating) allocation.
+            running: Vec::with_capacity(2),
+            transmits: VecDeque::with_capacity(2),
+            events: VecDeque::with_capacity(8),
             finished: false,
         }
     }

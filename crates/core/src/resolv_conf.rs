@@ -118,6 +118,11 @@ impl DnsConfig {
         &self.nameservers
     }
 
+    /// The nameservers, shared (each query keeps them without a copy).
+    pub(crate) fn nameservers_shared(&self) -> Arc<[SocketAddr]> {
+        Arc::clone(&self.nameservers)
+    }
+
     /// The search list, ASCII (IDN-converted), without trailing dots.
     #[must_use]
     pub fn search(&self) -> &[String] {

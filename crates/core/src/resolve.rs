@@ -990,8 +990,15 @@ impl Resolve {
                         Vec::new()
                     }
                 };
-                for slot in p.slots {
-                    let mut list = addrs.clone();
+                let mut addrs = Some(addrs);
+                let last = p.slots.len().saturating_sub(1);
+                for (k, slot) in p.slots.into_iter().enumerate() {
+                    // The last slot (usually the only one) takes the list itself.
+                    let mut list = if k == last {
+                        addrs.take().unwrap_or_default()
+                    } else {
+                        addrs.clone().unwrap_or_default()
+                    };
                     if list.is_empty() && self.hosts_policy == HostsPolicy::Fallback {
                         list = self.hosts_addrs(&self.jobs[self.slots[slot].job].name, family);
                     }
@@ -1103,7 +1110,8 @@ impl Resolve {
         ips: &[IpAddr],
     ) {
         let job = self.add_job(level, meta, port, name);
-        for f in self.families.clone() {
+        for fi in 0..self.families.len() {
+            let f = self.families[fi];
             let list: Vec<IpAddr> = ips.iter().copied().filter(|a| ip_family(a) == f).collect();
             self.insert_slot(job, f, SlotState::Ready(list));
         }
@@ -1119,7 +1127,8 @@ impl Resolve {
     ) {
         let hosts_first = self.hosts_policy == HostsPolicy::First && self.hosts.contains(&key);
         let job = self.add_job(level, meta, port, key);
-        for f in self.families.clone() {
+        for fi in 0..self.families.len() {
+            let f = self.families[fi];
             if hosts_first {
                 let list = self.hosts_addrs(&self.jobs[job].name, f);
                 self.insert_slot(job, f, SlotState::Ready(list));
@@ -1206,14 +1215,16 @@ impl Resolve {
             if blocked(level) {
                 break;
             }
-            let mut stopped: Vec<Family> = Vec::new();
+            // The families (as bits) that have a waiting slot at this level so far.
+            let mut stopped = 0u8;
             while i < self.slots.len() && self.slots[i].level == level {
                 let family = self.slots[i].family;
+                let bit = 1u8 << (family as u8);
                 let ready = matches!(self.slots[i].state, SlotState::Ready(_));
                 if matches!(self.slots[i].state, SlotState::Waiting) {
-                    stopped.push(family);
+                    stopped |= bit;
                 }
-                if !ready || stopped.contains(&family) {
+                if !ready || stopped & bit != 0 {
                     i += 1;
                     continue;
                 }

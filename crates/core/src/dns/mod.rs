@@ -62,6 +62,7 @@ mod wire;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use name::{MAX_LABEL_LEN, MAX_NAME_WIRE_LEN, NameError, name_to_ascii};
@@ -102,6 +103,8 @@ impl RecordType {
         }
     }
 
+    /// hickory-proto's type: the tests' reference encoder.
+    #[cfg(test)]
     fn to_hickory(self) -> hickory_proto::rr::RecordType {
         hickory_proto::rr::RecordType::from(self.code())
     }
@@ -361,7 +364,7 @@ struct Negatives {
 /// for the run loop.
 #[derive(Debug)]
 pub struct DnsQuery {
-    servers: Vec<SocketAddr>,
+    servers: Arc<[SocketAddr]>,
     base_timeout: Duration,
     attempts: usize,
     edns0: bool,
@@ -376,6 +379,7 @@ pub struct DnsQuery {
     start: usize,
     plan_pos: usize,
     tries: Vec<Try>,
+    /// Servers that rejected EDNS, by index; allocated only when one does.
     no_edns: Vec<bool>,
     transmits: VecDeque<Transmit>,
     event: Option<DnsEvent>,
@@ -406,16 +410,16 @@ impl DnsQuery {
         random: u64,
     ) -> Result<Self, NameError> {
         let ascii = name_to_ascii(name)?;
-        let candidates = search_candidates(config, &ascii);
+        let candidates = search_candidates(config, ascii);
         let mut rng = SplitMix64::new(random);
-        let servers = config.nameservers().to_vec();
+        let servers = config.nameservers_shared();
         let start = if config.rotate() {
             rng.below(servers.len() as u64) as usize
         } else {
             0
         };
         let mut q = Self {
-            no_edns: vec![false; servers.len()],
+            no_edns: Vec::new(),
             servers,
             base_timeout: config.timeout(),
             attempts: usize::from(config.attempts()).max(1),
@@ -648,7 +652,7 @@ impl DnsQuery {
         let server_idx = (self.start + self.plan_pos % n) % n;
         self.plan_pos += 1;
         let timeout = self.try_timeout(round);
-        let edns = self.edns0 && !self.no_edns[server_idx];
+        let edns = self.edns0 && !self.no_edns.get(server_idx).copied().unwrap_or(false);
         self.send(now, server_idx, Transport::Udp, edns, timeout);
     }
 
@@ -661,14 +665,12 @@ impl DnsQuery {
         timeout: Duration,
     ) {
         let id = self.rng.next_u16();
-        let mut payload = wire::build_query(id, &self.qname, self.rtype, edns);
-        match transport {
-            Transport::Udp => self.stats.udp_sent += 1,
-            Transport::Tcp => {
-                self.stats.tcp_sent += 1;
-                let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
-                payload.splice(0..0, len.to_be_bytes());
-            }
+        let tcp = transport == Transport::Tcp;
+        let payload = wire::build_query(id, &self.qname_wire, self.rtype, edns, tcp);
+        if tcp {
+            self.stats.tcp_sent += 1;
+        } else {
+            self.stats.udp_sent += 1;
         }
         let server = self.servers[server_idx];
         self.report.push(DnsTry {
@@ -740,6 +742,9 @@ impl DnsQuery {
                     t.dead = true;
                     (t.server_idx, t.transport, t.timeout)
                 };
+                if self.no_edns.len() <= server_idx {
+                    self.no_edns.resize(self.servers.len(), false);
+                }
                 self.no_edns[server_idx] = true;
                 self.report[report].outcome = TryOutcome::EdnsRejected;
                 self.send(now, server_idx, transport, false, timeout);
@@ -907,15 +912,19 @@ fn same_server(server: SocketAddr, from: SocketAddr) -> bool {
 }
 
 /// The names to try for `ascii` (output of `name_to_ascii`), glibc `res_search` order.
-fn search_candidates(config: &DnsConfig, ascii: &str) -> Vec<String> {
-    if let Some(abs) = ascii.strip_suffix('.') {
-        return vec![abs.to_owned()];
+fn search_candidates(config: &DnsConfig, mut ascii: String) -> Vec<String> {
+    if ascii.ends_with('.') {
+        ascii.pop();
+        return vec![ascii];
+    }
+    if config.search().is_empty() {
+        return vec![ascii];
     }
     let dots = ascii.bytes().filter(|&b| b == b'.').count();
     let as_is_first = dots >= usize::from(config.ndots());
     let mut out = Vec::with_capacity(config.search().len() + 1);
     if as_is_first {
-        out.push(ascii.to_owned());
+        out.push(ascii.clone());
     }
     for domain in config.search() {
         let c = format!("{ascii}.{domain}");
@@ -924,7 +933,7 @@ fn search_candidates(config: &DnsConfig, ascii: &str) -> Vec<String> {
         }
     }
     if !as_is_first {
-        out.push(ascii.to_owned());
+        out.push(ascii);
     }
     out
 }
@@ -997,13 +1006,13 @@ mod tests {
     fn candidates_follow_res_search() {
         let c = cfg(1, 1000, &["a.example", "b.example"], 1);
         assert_eq!(
-            search_candidates(&c, "h"),
+            search_candidates(&c, "h".to_owned()),
             ["h.a.example", "h.b.example", "h"]
         );
         assert_eq!(
-            search_candidates(&c, "h.x"),
+            search_candidates(&c, "h.x".to_owned()),
             ["h.x", "h.x.a.example", "h.x.b.example"]
         );
-        assert_eq!(search_candidates(&c, "h.x."), ["h.x"]);
+        assert_eq!(search_candidates(&c, "h.x.".to_owned()), ["h.x"]);
     }
 }

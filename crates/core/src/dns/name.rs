@@ -96,6 +96,7 @@ pub(crate) fn wire_len(name: &str) -> usize {
 
 /// Appends the wire form of an ASCII name (no trailing dot, validated) to `out`.
 pub(crate) fn write_wire_name(out: &mut Vec<u8>, name: &str) {
+    out.reserve(wire_len(name));
     for label in name.split('.') {
         out.push(label.len() as u8);
         out.extend_from_slice(label.as_bytes());
