@@ -213,11 +213,21 @@ impl Sockets {
         key: K,
         cx: &mut Context<'_>,
     ) -> bool {
+        // This thread's reused read buffer: a `[0u8; 65536]` here cost a 64 KiB memset per poll.
+        anysock_sys::with_dns_read_buf(|buf| self.read_udp_into(m, key, cx, buf))
+    }
+
+    fn read_udp_into<K: Copy>(
+        &mut self,
+        m: &mut impl DnsInput<K>,
+        key: K,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> bool {
         let mut fed = false;
-        let mut buf = [0u8; 65536];
         for slot in &mut self.udp {
             loop {
-                match slot.sock.get_ref().recv_from(&mut buf) {
+                match slot.sock.get_ref().recv_from(buf) {
                     Ok((n, from)) => {
                         if m.datagram(now(), key, from, &buf[..n]) {
                             slot.exchange.answer_taken();

@@ -242,12 +242,9 @@ impl Sockets {
         let Some(slot) = self.udp.iter_mut().find(|u| u.sock.key() == key) else {
             return;
         };
-        // One zeroed 64 KiB buffer per thread, reused: a fresh `[0u8; 65536]` here cost a 64 KiB
-        // memset per readiness event (two per resolution).
-        thread_local! {
-            static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 65536]);
-        }
-        BUF.with_borrow_mut(|buf| {
+        // This thread's reused read buffer: a fresh `[0u8; 65536]` here cost a 64 KiB memset per
+        // readiness event (two per resolution).
+        anysock_sys::with_dns_read_buf(|buf| {
             loop {
                 match slot.sock.get().recv_from(buf) {
                     // One datagram per readiness event: the answer usually finishes the query (its

@@ -61,7 +61,10 @@ mod source;
 pub mod sysdb;
 
 pub use bindspec::{BindSpecError, bind_addr, service_port};
-pub use dns_udp::{DNS_UDP_POOL_MAX, DnsUdpExchange, dns_udp_socket, recycle_dns_udp_socket};
+pub use dns_udp::{
+    DNS_READ_BUF_LEN, DNS_UDP_POOL_MAX, DnsUdpExchange, dns_udp_socket, recycle_dns_udp_socket,
+    with_dns_read_buf,
+};
 pub use socket2;
 
 pub use config::{ConfigFile, Watched, read_config};

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::future::Future as _;
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -19,6 +18,8 @@ use anysock_sys::{ConnectProgress, DnsUdpExchange};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Sleep;
+
+use crate::udp_pool;
 
 /// A machine that takes DNS inputs by token: [`Dial`] or [`Resolution`].
 pub(crate) trait DnsSink {
@@ -86,14 +87,17 @@ struct TcpQuery {
 struct UdpSlot {
     sock: UdpSocket,
     exchange: DnsUdpExchange,
+    /// For a loopback nameserver, the runtime the socket is registered with: it goes back to that
+    /// runtime's pool (see `udp_pool`). `None`: closed after the query.
+    pooled: Option<tokio::runtime::Id>,
 }
 
 impl UdpSlot {
     fn close(self) {
-        if self.exchange.reusable()
-            && let Ok(sock) = self.sock.into_std()
+        if let Some(runtime) = self.pooled
+            && self.exchange.reusable()
         {
-            self.exchange.finish(sock);
+            udp_pool::put(runtime, self.exchange.peer(), self.sock);
         }
     }
 }
@@ -113,13 +117,6 @@ impl TokenIo {
     }
 }
 
-enum Input {
-    /// A datagram on the token's UDP slot `.1`.
-    Datagram(QueryToken, usize, SocketAddr, Vec<u8>),
-    Stream(QueryToken, SocketAddr, Vec<u8>),
-    StreamError(QueryToken, SocketAddr),
-}
-
 /// Poll a socket at most this many times in one pass (errors only: a datagram ends the pass for its
 /// socket); then yield, waking ourselves.
 const MAX_READS_PER_PASS: usize = 64;
@@ -128,8 +125,6 @@ const MAX_READS_PER_PASS: usize = 64;
 #[derive(Debug, Default)]
 pub(crate) struct DnsIo {
     tokens: HashMap<QueryToken, TokenIo>,
-    /// Read buffer: only its capacity is used (never initialised).
-    buf: Vec<u8>,
 }
 
 impl DnsIo {
@@ -149,12 +144,22 @@ impl DnsIo {
                     Some(i) => i,
                     None => {
                         // A fresh socket (kernel-chosen ephemeral port) per query (RFC 5452 §9.2), or
-                        // for a loopback nameserver a reused one (see `anysock_sys::dns_udp_socket`),
-                        // created non-blocking by anysock-sys (no extra `ioctl`).
-                        match anysock_sys::dns_udp_socket(t.to).and_then(UdpSocket::from_std) {
+                        // for a loopback nameserver a reused one, still registered with this runtime
+                        // (see `udp_pool`); created non-blocking by anysock-sys (no extra `ioctl`).
+                        let pooled = if t.to.ip().is_loopback() {
+                            udp_pool::current_runtime()
+                        } else {
+                            None
+                        };
+                        let sock = match pooled {
+                            Some(runtime) => udp_pool::take(runtime, t.to),
+                            None => anysock_sys::dns_udp_socket(t.to).and_then(UdpSocket::from_std),
+                        };
+                        match sock {
                             Ok(sock) => io.udp.push(UdpSlot {
                                 sock,
                                 exchange: DnsUdpExchange::new(t.to),
+                                pooled,
                             }),
                             Err(_) => return,
                         }
@@ -202,76 +207,54 @@ impl DnsIo {
         if self.tokens.is_empty() {
             return false;
         }
-        // Uninitialised room for one datagram: reads go through `ReadBuf::uninit`, so the 64 KiB are
-        // never zeroed (zeroing them cost a 64 KiB memset per resolution).
-        self.buf.reserve_exact(65536);
-        let buf = &mut self.buf.spare_capacity_mut()[..65536];
-        let mut inputs = Vec::new();
-        for (&token, io) in &mut self.tokens {
-            for (i, u) in io.udp.iter().map(|slot| &slot.sock).enumerate() {
-                // One datagram per socket per pass: it is fed before the socket is read again, and
-                // the answer usually finishes the query, which closes the socket. Reading on until
-                // `WouldBlock` would cost one more `recvfrom` per query. A socket that stays open is
-                // read again in the next pass (the driver loops while inputs are fed): tokio keeps
-                // its readiness until a read returns `WouldBlock`.
-                let mut n = 0;
-                loop {
-                    n += 1;
-                    if n > MAX_READS_PER_PASS {
-                        cx.waker().wake_by_ref();
-                        break;
-                    }
-                    let mut rb = ReadBuf::uninit(buf);
-                    match u.poll_recv_from(cx, &mut rb) {
-                        Poll::Ready(Ok(from)) => {
-                            inputs.push(Input::Datagram(token, i, from, rb.filled().to_vec()));
+        // Each datagram is fed as soon as it is read, from this thread's reused read buffer.
+        anysock_sys::with_dns_read_buf(|buf| {
+            let mut fed = false;
+            for (&token, io) in &mut self.tokens {
+                for slot in &mut io.udp {
+                    // One datagram per socket per pass: the answer usually finishes the query, which
+                    // closes the socket; reading on until `WouldBlock` would cost one more `recvfrom`
+                    // per query. A socket that stays open is read again in the next pass (the driver
+                    // loops while inputs are fed): tokio keeps its readiness until a read returns
+                    // `WouldBlock`.
+                    let mut n = 0;
+                    loop {
+                        n += 1;
+                        if n > MAX_READS_PER_PASS {
+                            cx.waker().wake_by_ref();
                             break;
                         }
-                        // An ICMP error queued on the socket: nothing to feed; read on.
-                        Poll::Ready(Err(_)) => {}
-                        Poll::Pending => break,
+                        let mut rb = ReadBuf::new(buf);
+                        match slot.sock.poll_recv_from(cx, &mut rb) {
+                            Poll::Ready(Ok(from)) => {
+                                fed = true;
+                                if sink.datagram(now, token, from, rb.filled()) {
+                                    slot.exchange.answer_taken();
+                                }
+                                break;
+                            }
+                            // An ICMP error queued on the socket: nothing to feed; read on.
+                            Poll::Ready(Err(_)) => {}
+                            Poll::Pending => break,
+                        }
                     }
                 }
+                io.tcp.retain_mut(|c| match drive_tcp(cx, c, buf) {
+                    Ok(bytes) if bytes.is_empty() => true,
+                    // `false`: answered or superseded, this connection is done.
+                    Ok(bytes) => {
+                        fed = true;
+                        sink.stream(now, token, c.to, &bytes)
+                    }
+                    Err(()) => {
+                        fed = true;
+                        sink.stream_error(now, token, c.to);
+                        false
+                    }
+                });
             }
-            io.tcp.retain_mut(|c| match drive_tcp(cx, c, buf) {
-                Ok(bytes) => {
-                    let alive = true;
-                    if !bytes.is_empty() {
-                        inputs.push(Input::Stream(token, c.to, bytes));
-                    }
-                    alive
-                }
-                Err(()) => {
-                    inputs.push(Input::StreamError(token, c.to));
-                    false
-                }
-            });
-        }
-        let fed = !inputs.is_empty();
-        for input in inputs {
-            match input {
-                Input::Datagram(token, slot, from, bytes) => {
-                    if sink.datagram(now, token, from, &bytes)
-                        && let Some(u) = self
-                            .tokens
-                            .get_mut(&token)
-                            .and_then(|io| io.udp.get_mut(slot))
-                    {
-                        u.exchange.answer_taken();
-                    }
-                }
-                Input::Stream(token, from, bytes) => {
-                    if !sink.stream(now, token, from, &bytes)
-                        && let Some(io) = self.tokens.get_mut(&token)
-                    {
-                        // Answered or superseded: this connection is done.
-                        io.tcp.retain(|c| c.to != from);
-                    }
-                }
-                Input::StreamError(token, from) => sink.stream_error(now, token, from),
-            }
-        }
-        fed
+            fed
+        })
     }
 }
 
@@ -327,11 +310,7 @@ fn tcp_try_io(s: &TcpStream, f: &mut dyn FnMut() -> io::Result<()>) -> io::Resul
 
 /// Moves a DNS-over-TCP connection along; returns the bytes read (possibly none), or `Err` when the
 /// connection failed or closed.
-fn drive_tcp(
-    cx: &mut Context<'_>,
-    c: &mut TcpQuery,
-    buf: &mut [MaybeUninit<u8>],
-) -> Result<Vec<u8>, ()> {
+fn drive_tcp(cx: &mut Context<'_>, c: &mut TcpQuery, buf: &mut [u8]) -> Result<Vec<u8>, ()> {
     let mut out = Vec::new();
     loop {
         match c.state {
@@ -351,7 +330,7 @@ fn drive_tcp(
                 }
             }
             TcpState::Reading => {
-                let mut rb = ReadBuf::uninit(buf);
+                let mut rb = ReadBuf::new(buf);
                 match Pin::new(&mut c.stream).poll_read(cx, &mut rb) {
                     Poll::Pending => return Ok(out),
                     Poll::Ready(Ok(())) if rb.filled().is_empty() => {

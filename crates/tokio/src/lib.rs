@@ -41,6 +41,7 @@ mod resolver;
 mod server;
 mod stream;
 mod trace;
+mod udp_pool;
 
 pub use connect::{AcceptHook, Connection, Connector, PrepareHook, tcp_connect};
 pub use error::Error;
