@@ -58,6 +58,7 @@
 use core::fmt;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::dns::{
@@ -95,8 +96,9 @@ impl fmt::Display for QueryToken {
 pub struct QueryRecord {
     /// The query's token.
     pub token: QueryToken,
-    /// The name as the planner (or the caller) asked it.
-    pub name: String,
+    /// The name as the planner (or the caller) asked it (shared: the record is cloned into the
+    /// started and finished events).
+    pub name: Arc<str>,
     /// The record type.
     pub rtype: RecordType,
     /// When it started.
@@ -421,7 +423,7 @@ impl Resolution {
         self.next_token += 1;
         let record = QueryRecord {
             token,
-            name: name.to_owned(),
+            name: Arc::from(name),
             rtype,
             started: now,
             ended: None,

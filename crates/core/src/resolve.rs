@@ -704,8 +704,9 @@ pub struct Resolve {
     next_id: u32,
     queries: VecDeque<Query>,
     events: VecDeque<ResolveEvent>,
-    /// Every emitted address, for de-duplication (targets are few; a linear scan is cheapest).
-    seen: Vec<SockAddr>,
+    /// Every emitted target, in the order emitted; each slot knows its range. Also the
+    /// de-duplication list (targets are few; a linear scan is cheapest).
+    emitted: Vec<Target>,
     emitted_any: bool,
     /// The target of a `unix/` request.
     unix: Option<Target>,
@@ -741,10 +742,14 @@ struct Slot {
 
 #[derive(Debug)]
 enum SlotState {
-    Waiting,
+    /// Waiting for the answer to this query.
+    Waiting(QueryId),
     Ready(Vec<IpAddr>),
     /// The targets this slot produced (after de-duplication).
-    Emitted(Vec<Target>),
+    Emitted {
+        start: usize,
+        end: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -752,8 +757,6 @@ struct Pending {
     id: QueryId,
     name: String,
     qtype: QueryType,
-    /// Slots waiting on this query (empty for the SRV query).
-    slots: Vec<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -824,7 +827,7 @@ impl Resolve {
             next_id: 0,
             queries: VecDeque::new(),
             events: VecDeque::new(),
-            seen: Vec::new(),
+            emitted: Vec::new(),
             emitted_any: false,
             unix: None,
             failures: Failures::default(),
@@ -913,7 +916,7 @@ impl Resolve {
         if let (Some(service), false, false) = (srv_name, hosts_first_hit, r.families.is_empty()) {
             let name = format!("_{service}._{}.{}", r.proto_name, r.node);
             r.srv_pending = true;
-            r.send(name, QueryType::Srv, None);
+            r.send(name, QueryType::Srv);
             return Ok(r);
         }
 
@@ -944,8 +947,8 @@ impl Resolve {
     pub fn targets(&self) -> Vec<Target> {
         let mut out: Vec<Target> = self.unix.into_iter().collect();
         for s in &self.slots {
-            if let SlotState::Emitted(ts) = &s.state {
-                out.extend_from_slice(ts);
+            if let SlotState::Emitted { start, end } = s.state {
+                out.extend_from_slice(&self.emitted[start..end]);
             }
         }
         out
@@ -990,19 +993,24 @@ impl Resolve {
                         Vec::new()
                     }
                 };
+                let waiting = |s: &Slot| matches!(s.state, SlotState::Waiting(w) if w == id);
+                let mut left = self.slots.iter().filter(|s| waiting(s)).count();
                 let mut addrs = Some(addrs);
-                let last = p.slots.len().saturating_sub(1);
-                for (k, slot) in p.slots.into_iter().enumerate() {
+                for i in 0..self.slots.len() {
+                    if !waiting(&self.slots[i]) {
+                        continue;
+                    }
+                    left -= 1;
                     // The last slot (usually the only one) takes the list itself.
-                    let mut list = if k == last {
+                    let mut list = if left == 0 {
                         addrs.take().unwrap_or_default()
                     } else {
                         addrs.clone().unwrap_or_default()
                     };
                     if list.is_empty() && self.hosts_policy == HostsPolicy::Fallback {
-                        list = self.hosts_addrs(&self.jobs[self.slots[slot].job].name, family);
+                        list = self.hosts_addrs(&self.jobs[self.slots[i].job].name, family);
                     }
-                    self.slots[slot].state = SlotState::Ready(list);
+                    self.slots[i].state = SlotState::Ready(list);
                 }
             }
         }
@@ -1083,14 +1091,6 @@ impl Resolve {
                 state,
             },
         );
-        // Indices at or after `at` moved: fix the pending queries' references.
-        for p in &mut self.pending {
-            for s in &mut p.slots {
-                if *s >= at {
-                    *s += 1;
-                }
-            }
-        }
         at
     }
 
@@ -1133,26 +1133,25 @@ impl Resolve {
                 let list = self.hosts_addrs(&self.jobs[job].name, f);
                 self.insert_slot(job, f, SlotState::Ready(list));
             } else {
-                let slot = self.insert_slot(job, f, SlotState::Waiting);
                 let qtype = if f == Family::V4 {
                     QueryType::A
                 } else {
                     QueryType::Aaaa
                 };
-                self.send(query_name.clone(), qtype, Some(slot));
+                let id = self.send(query_name.clone(), qtype);
+                self.insert_slot(job, f, SlotState::Waiting(id));
             }
         }
     }
 
-    /// Queues a query, or attaches `slot` to an identical one still pending.
-    fn send(&mut self, name: String, qtype: QueryType, slot: Option<usize>) {
+    /// Queues a query and returns its id, or the id of an identical one still pending.
+    fn send(&mut self, name: String, qtype: QueryType) -> QueryId {
         if let Some(p) = self
             .pending
-            .iter_mut()
+            .iter()
             .find(|p| p.qtype == qtype && p.name == name)
         {
-            p.slots.extend(slot);
-            return;
+            return p.id;
         }
         let id = QueryId(self.next_id);
         self.next_id += 1;
@@ -1161,12 +1160,8 @@ impl Resolve {
             name: name.clone(),
             qtype,
         });
-        self.pending.push(Pending {
-            id,
-            name,
-            qtype,
-            slots: slot.into_iter().collect(),
-        });
+        self.pending.push(Pending { id, name, qtype });
+        id
     }
 
     fn hosts_addrs(&self, name: &str, family: Family) -> Vec<IpAddr> {
@@ -1200,7 +1195,7 @@ impl Resolve {
         let blocking_level = self
             .slots
             .iter()
-            .filter(|s| matches!(s.state, SlotState::Waiting))
+            .filter(|s| matches!(s.state, SlotState::Waiting(_)))
             .map(|s| s.level)
             .min();
         let blocked = |level: u16| blocking_level.is_some_and(|b| b < level);
@@ -1221,40 +1216,44 @@ impl Resolve {
                 let family = self.slots[i].family;
                 let bit = 1u8 << (family as u8);
                 let ready = matches!(self.slots[i].state, SlotState::Ready(_));
-                if matches!(self.slots[i].state, SlotState::Waiting) {
+                if matches!(self.slots[i].state, SlotState::Waiting(_)) {
                     stopped |= bit;
                 }
                 if !ready || stopped & bit != 0 {
                     i += 1;
                     continue;
                 }
-                let state =
-                    core::mem::replace(&mut self.slots[i].state, SlotState::Emitted(Vec::new()));
+                let start = self.emitted.len();
+                let state = core::mem::replace(
+                    &mut self.slots[i].state,
+                    SlotState::Emitted { start, end: start },
+                );
                 let SlotState::Ready(ips) = state else {
                     i += 1;
                     continue; // unreachable: checked above
                 };
                 let job = &self.jobs[self.slots[i].job];
-                let mut produced = Vec::new();
                 for ip in ips {
                     let t = self.target(job, ip);
-                    if !self.seen.contains(&t.addr) {
-                        self.seen.push(t.addr);
-                        produced.push(t);
+                    if !self.emitted.iter().any(|e| e.addr == t.addr) {
+                        self.emitted.push(t);
                     }
                 }
-                if !produced.is_empty() {
+                let end = self.emitted.len();
+                if end > start {
                     match &mut batch {
-                        Some((f, list)) if *f == family => list.extend_from_slice(&produced),
+                        Some((f, list)) if *f == family => {
+                            list.extend_from_slice(&self.emitted[start..end]);
+                        }
                         _ => {
                             if let Some((f, list)) = batch.take() {
                                 self.push_batch(f, list);
                             }
-                            batch = Some((family, produced.clone()));
+                            batch = Some((family, self.emitted[start..end].to_vec()));
                         }
                     }
                 }
-                self.slots[i].state = SlotState::Emitted(produced);
+                self.slots[i].state = SlotState::Emitted { start, end };
                 i += 1;
             }
         }
@@ -1265,7 +1264,7 @@ impl Resolve {
             && self
                 .slots
                 .iter()
-                .all(|s| matches!(s.state, SlotState::Emitted(_)));
+                .all(|s| matches!(s.state, SlotState::Emitted { .. }));
         if all_done {
             self.finish();
         }

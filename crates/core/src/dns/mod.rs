@@ -360,6 +360,33 @@ struct Negatives {
     servfail: bool,
 }
 
+/// Transmits waiting to be taken, first in first out. There is nearly always at most one, and it is
+/// kept inline: no allocation per query.
+#[derive(Debug, Default)]
+struct Outbox {
+    first: Option<Transmit>,
+    more: VecDeque<Transmit>,
+}
+
+impl Outbox {
+    fn push(&mut self, t: Transmit) {
+        if self.first.is_none() && self.more.is_empty() {
+            self.first = Some(t);
+        } else {
+            self.more.push_back(t);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Transmit> {
+        self.first.take().or_else(|| self.more.pop_front())
+    }
+
+    fn clear(&mut self) {
+        self.first = None;
+        self.more.clear();
+    }
+}
+
 /// One DNS question, asked until it is answered or every try has failed. See the [module docs](self)
 /// for the run loop.
 #[derive(Debug)]
@@ -381,7 +408,7 @@ pub struct DnsQuery {
     tries: Vec<Try>,
     /// Servers that rejected EDNS, by index; allocated only when one does.
     no_edns: Vec<bool>,
-    transmits: VecDeque<Transmit>,
+    transmits: Outbox,
     event: Option<DnsEvent>,
     done: bool,
     report: Vec<DnsTry>,
@@ -434,7 +461,7 @@ impl DnsQuery {
             start,
             plan_pos: 0,
             tries: Vec::new(),
-            transmits: VecDeque::new(),
+            transmits: Outbox::default(),
             event: None,
             done: false,
             report: Vec::new(),
@@ -583,7 +610,7 @@ impl DnsQuery {
 
     /// The next message to send, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
     }
 
     /// The outcome, once: `Some` exactly one time, after the machine ends.
@@ -693,7 +720,7 @@ impl DnsQuery {
             tcp_buf: Vec::new(),
             report: self.report.len() - 1,
         });
-        self.transmits.push_back(Transmit {
+        self.transmits.push(Transmit {
             to: server,
             transport,
             payload,
@@ -766,9 +793,10 @@ impl DnsQuery {
             } => {
                 self.report[report].outcome = TryOutcome::Answered;
                 self.chain.extend(chain);
+                // The query ends here: its current name is not needed any more.
                 let canonical_name = match canonical {
                     Some(c) => c,
-                    None => self.qname.clone(),
+                    None => std::mem::take(&mut self.qname),
                 };
                 let answer = DnsAnswer {
                     name: self.candidates[self.candidate].clone(),
@@ -941,6 +969,28 @@ fn search_candidates(config: &DnsConfig, mut ascii: String) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outbox_is_first_in_first_out() {
+        let t = |port: u16| Transmit {
+            to: SocketAddr::from(([127, 0, 0, 1], port)),
+            transport: Transport::Udp,
+            payload: Vec::new(),
+        };
+        let mut o = Outbox::default();
+        o.push(t(1));
+        o.push(t(2));
+        assert_eq!(o.pop().map(|t| t.to.port()), Some(1));
+        o.push(t(3));
+        o.push(t(4));
+        let order: Vec<u16> = std::iter::from_fn(|| o.pop())
+            .map(|t| t.to.port())
+            .collect();
+        assert_eq!(order, [2, 3, 4]);
+        o.push(t(5));
+        o.clear();
+        assert!(o.pop().is_none());
+    }
 
     fn cfg(servers: usize, timeout_ms: u64, search: &[&str], ndots: u8) -> DnsConfig {
         let addrs = (0..servers).map(|i| SocketAddr::from(([127, 0, 0, 1 + i as u8], 53)));
