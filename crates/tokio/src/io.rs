@@ -1,7 +1,6 @@
 //! Moving bytes for the core machines on tokio sockets: DNS transmits per query token (UDP from a
 //! fresh socket per token, TCP connections), and the one timer. No protocol decision is made here.
 
-use std::collections::HashMap;
 use std::future::Future as _;
 use std::io;
 use std::net::SocketAddr;
@@ -102,29 +101,17 @@ impl UdpSlot {
     }
 }
 
-#[derive(Debug, Default)]
-struct TokenIo {
-    /// At most one socket per family and kind of nameserver (loopback or not).
-    udp: Vec<UdpSlot>,
-    tcp: Vec<TcpQuery>,
-}
-
-impl TokenIo {
-    fn close(self) {
-        for slot in self.udp {
-            slot.close();
-        }
-    }
-}
-
 /// Poll a socket at most this many times in one pass (errors only: a datagram ends the pass for its
 /// socket); then yield, waking ourselves.
 const MAX_READS_PER_PASS: usize = 64;
 
-/// The sockets of every running DNS query, keyed by token.
+/// The sockets of every running DNS query, with their tokens: a query has at most one UDP socket per
+/// family and kind of nameserver (loopback or not), and its TCP connections. Flat lists: a resolution
+/// runs a handful of queries, and a scan is cheaper than a map (and allocates once, not per query).
 #[derive(Debug, Default)]
 pub(crate) struct DnsIo {
-    tokens: HashMap<QueryToken, TokenIo>,
+    udp: Vec<(QueryToken, UdpSlot)>,
+    tcp: Vec<(QueryToken, TcpQuery)>,
 }
 
 impl DnsIo {
@@ -137,10 +124,13 @@ impl DnsIo {
         token: QueryToken,
         t: Transmit,
     ) {
-        let io = self.tokens.entry(token).or_default();
         match t.transport {
             Transport::Udp => {
-                let i = match io.udp.iter().position(|u| u.exchange.serves(t.to)) {
+                let found = self
+                    .udp
+                    .iter()
+                    .position(|(k, u)| *k == token && u.exchange.serves(t.to));
+                let i = match found {
                     Some(i) => i,
                     None => {
                         // A fresh socket (kernel-chosen ephemeral port) per query (RFC 5452 §9.2), or
@@ -156,17 +146,26 @@ impl DnsIo {
                             None => anysock_sys::dns_udp_socket(t.to).and_then(UdpSocket::from_std),
                         };
                         match sock {
-                            Ok(sock) => io.udp.push(UdpSlot {
-                                sock,
-                                exchange: DnsUdpExchange::new(t.to),
-                                pooled,
-                            }),
+                            Ok(sock) => {
+                                if self.udp.capacity() == 0 {
+                                    // A resolution's usual two queries (A and AAAA).
+                                    self.udp.reserve_exact(2);
+                                }
+                                self.udp.push((
+                                    token,
+                                    UdpSlot {
+                                        sock,
+                                        exchange: DnsUdpExchange::new(t.to),
+                                        pooled,
+                                    },
+                                ));
+                            }
                             Err(_) => return,
                         }
-                        io.udp.len() - 1
+                        self.udp.len() - 1
                     }
                 };
-                let u = &mut io.udp[i];
+                let u = &mut self.udp[i].1;
                 // Straight to the kernel: tokio's `try_send_to` refuses (WouldBlock) until the
                 // reactor has seen the new socket writable, which would drop the first query.
                 // WouldBlock (a full buffer) or an error: the try times out in the machine.
@@ -174,16 +173,19 @@ impl DnsIo {
                 u.exchange.sent_to(t.to);
             }
             _ => match start_tcp(t.to) {
-                Ok((stream, connected)) => io.tcp.push(TcpQuery {
-                    to: t.to,
-                    stream,
-                    payload: t.payload,
-                    state: if connected {
-                        TcpState::Writing { off: 0 }
-                    } else {
-                        TcpState::Connecting
+                Ok((stream, connected)) => self.tcp.push((
+                    token,
+                    TcpQuery {
+                        to: t.to,
+                        stream,
+                        payload: t.payload,
+                        state: if connected {
+                            TcpState::Writing { off: 0 }
+                        } else {
+                            TcpState::Connecting
+                        },
                     },
-                }),
+                )),
                 Err(_) => sink.stream_error(now, token, t.to),
             },
         }
@@ -191,9 +193,15 @@ impl DnsIo {
 
     /// Closes every socket of `token`.
     pub(crate) fn close(&mut self, token: QueryToken) {
-        if let Some(io) = self.tokens.remove(&token) {
-            io.close();
+        let mut i = 0;
+        while i < self.udp.len() {
+            if self.udp[i].0 == token {
+                self.udp.swap_remove(i).1.close();
+            } else {
+                i += 1;
+            }
         }
+        self.tcp.retain(|(k, _)| *k != token);
     }
 
     /// Reads and writes what is ready on every socket and feeds the machine. Returns true if any
@@ -204,55 +212,53 @@ impl DnsIo {
         sink: &mut dyn DnsSink,
         now: Instant,
     ) -> bool {
-        if self.tokens.is_empty() {
+        if self.udp.is_empty() && self.tcp.is_empty() {
             return false;
         }
         // Each datagram is fed as soon as it is read, from this thread's reused read buffer.
         anysock_sys::with_dns_read_buf(|buf| {
             let mut fed = false;
-            for (&token, io) in &mut self.tokens {
-                for slot in &mut io.udp {
-                    // One datagram per socket per pass: the answer usually finishes the query, which
-                    // closes the socket; reading on until `WouldBlock` would cost one more `recvfrom`
-                    // per query. A socket that stays open is read again in the next pass (the driver
-                    // loops while inputs are fed): tokio keeps its readiness until a read returns
-                    // `WouldBlock`.
-                    let mut n = 0;
-                    loop {
-                        n += 1;
-                        if n > MAX_READS_PER_PASS {
-                            cx.waker().wake_by_ref();
+            for (token, slot) in &mut self.udp {
+                // One datagram per socket per pass: the answer usually finishes the query, which
+                // closes the socket; reading on until `WouldBlock` would cost one more `recvfrom` per
+                // query. A socket that stays open is read again in the next pass (the driver loops
+                // while inputs are fed): tokio keeps its readiness until a read returns `WouldBlock`.
+                let mut n = 0;
+                loop {
+                    n += 1;
+                    if n > MAX_READS_PER_PASS {
+                        cx.waker().wake_by_ref();
+                        break;
+                    }
+                    let mut rb = ReadBuf::new(buf);
+                    match slot.sock.poll_recv_from(cx, &mut rb) {
+                        Poll::Ready(Ok(from)) => {
+                            fed = true;
+                            if sink.datagram(now, *token, from, rb.filled()) {
+                                slot.exchange.answer_taken();
+                            }
                             break;
                         }
-                        let mut rb = ReadBuf::new(buf);
-                        match slot.sock.poll_recv_from(cx, &mut rb) {
-                            Poll::Ready(Ok(from)) => {
-                                fed = true;
-                                if sink.datagram(now, token, from, rb.filled()) {
-                                    slot.exchange.answer_taken();
-                                }
-                                break;
-                            }
-                            // An ICMP error queued on the socket: nothing to feed; read on.
-                            Poll::Ready(Err(_)) => {}
-                            Poll::Pending => break,
-                        }
+                        // An ICMP error queued on the socket: nothing to feed; read on.
+                        Poll::Ready(Err(_)) => {}
+                        Poll::Pending => break,
                     }
                 }
-                io.tcp.retain_mut(|c| match drive_tcp(cx, c, buf) {
+            }
+            self.tcp
+                .retain_mut(|(token, c)| match drive_tcp(cx, c, buf) {
                     Ok(bytes) if bytes.is_empty() => true,
                     // `false`: answered or superseded, this connection is done.
                     Ok(bytes) => {
                         fed = true;
-                        sink.stream(now, token, c.to, &bytes)
+                        sink.stream(now, *token, c.to, &bytes)
                     }
                     Err(()) => {
                         fed = true;
-                        sink.stream_error(now, token, c.to);
+                        sink.stream_error(now, *token, c.to);
                         false
                     }
                 });
-            }
             fed
         })
     }

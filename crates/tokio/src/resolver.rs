@@ -161,7 +161,7 @@ impl Resolver {
         let plan = Resolve::new(request, &config, rng.next_u64())
             .map_err(|error| Error::resolve(node, error))?;
         let r = Resolution::new(plan, &self.dns_config()?, now(), rng.next_u64());
-        let (r, _, result) = run(r).await;
+        let (r, _, result) = run(r, false).await;
         result.map_err(|e| Error::resolve(node, e))?;
         Ok(r.targets())
     }
@@ -173,7 +173,7 @@ impl Resolver {
         let config = self.resolve_config(None, needs)?;
         let plan = InetAton::new(name, &config).map_err(|error| Error::resolve(name, error))?;
         let r = Resolution::inet_aton(plan, &self.dns_config()?, now(), anysock_sys::random_u64());
-        let (r, _, result) = run(r).await;
+        let (r, _, result) = run(r, false).await;
         result.map_err(|e| Error::resolve(name, e))?;
         Ok(r.addresses())
     }
@@ -213,7 +213,7 @@ impl Resolver {
             now(),
             anysock_sys::random_u64(),
         );
-        let (_, events, _) = run(r).await;
+        let (_, events, _) = run(r, true).await;
         let mut results: Vec<Option<io::Result<DnsAnswer>>> =
             questions.iter().map(|_| None).collect();
         for ev in events {
@@ -236,13 +236,18 @@ impl Resolver {
 /// Dropping the future closes every socket.
 pub(crate) async fn run(
     r: Resolution,
+    keep_events: bool,
 ) -> (Resolution, Vec<ResolutionEvent>, Result<(), ResolveError>) {
-    let mut d = ResolutionDriver {
+    // On the heap: the caller's future (often a spawned task) stays small. A task of more than
+    // about 860 bytes makes tokio ask glibc for an aligned block in its large-bin range, which
+    // consolidates the allocator's free lists on every spawn.
+    let mut d = Box::new(ResolutionDriver {
         r,
         dns: DnsIo::default(),
         timer: Timer::default(),
         events: Vec::new(),
-    };
+        keep_events,
+    });
     let (events, result) = poll_fn(|cx| d.poll(cx)).await;
     (d.r, events, result)
 }
@@ -251,7 +256,10 @@ struct ResolutionDriver {
     r: Resolution,
     dns: DnsIo,
     timer: Timer,
+    /// The machine's other events, handed back at the end if `keep_events` (record lookups read
+    /// them; an address resolution reads the machine's final list instead).
     events: Vec<ResolutionEvent>,
+    keep_events: bool,
 }
 
 impl ResolutionDriver {
@@ -276,7 +284,8 @@ impl ResolutionDriver {
                     ResolutionEvent::Cancelled => {
                         return Poll::Ready((std::mem::take(&mut self.events), Ok(())));
                     }
-                    other => self.events.push(other),
+                    other if self.keep_events => self.events.push(other),
+                    _ => {}
                 }
             }
             let t = now();
