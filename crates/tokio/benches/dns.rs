@@ -27,6 +27,12 @@
 //! three alike; it prints each side's median wall time per round and process CPU time per lookup
 //! (CPU of this process, including tokio's blocking pool; dnsmasq's CPU is not counted).
 //!
+//! It also runs a fourth side, `raw UDP`: not a resolver but the ceiling for any resolver on tokio
+//! here. Each of the 64 tasks sends two prebuilt queries (A and AAAA) from its own UDP socket,
+//! created, connected and registered once before the rounds, and waits for the two replies, checking
+//! only that each is a response with one answer: no name handling, no parsing, no timer, no socket
+//! set-up. Its ratio to `lookup_host` bounds what a resolver's ratio can be on this machine.
+//!
 //! Run: `cargo bench -p anysock-tokio --bench dns -- --warm-up-time 1 --measurement-time 3`.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -130,6 +136,40 @@ fn dns_lookup_64_concurrent(c: &mut Criterion) {
     g.finish();
 }
 
+/// The raw-UDP side's client for one name: its socket and its two queries.
+type RawClient = (Arc<tokio::net::UdpSocket>, Arc<[Vec<u8>; 2]>);
+
+/// A recursive query for `name` (A = 1, AAAA = 28), written out by hand for the raw-UDP side.
+fn raw_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut q = Vec::new();
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&[0, 1]);
+    q
+}
+
+/// The raw-UDP side's lookup: both queries out, both replies in (each a response, one answer).
+async fn raw_exchange(sock: &tokio::net::UdpSocket, queries: &[Vec<u8>; 2]) -> usize {
+    for q in queries {
+        sock.send(q).await.unwrap();
+    }
+    let mut buf = [0u8; 512];
+    for _ in 0..2 {
+        let n = sock.recv(&mut buf).await.unwrap();
+        assert!(
+            n > 12 && buf[2] & 0x80 != 0 && buf[7] == 1,
+            "a reply with one answer"
+        );
+    }
+    2
+}
+
 /// The CPU time this process has used (every thread).
 fn process_cpu() -> Duration {
     // SAFETY: clock_gettime writes a timespec; the clock id is valid.
@@ -143,6 +183,7 @@ fn process_cpu() -> Duration {
 fn dns_interleaved() {
     use std::time::Instant;
     const ROUNDS: usize = 300;
+    const SIDES: usize = 4;
     let rt = runtime();
     let names: Vec<Arc<str>> = (0..BENCH_NAMES).map(|i| bench_name(i).into()).collect();
     let anysock = Resolver::builder()
@@ -151,6 +192,19 @@ fn dns_interleaved() {
         .build()
         .unwrap();
     let hickory = hickory(&rt);
+    let raw: Vec<RawClient> = rt.block_on(async {
+        let mut v = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let s = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+                .await
+                .unwrap();
+            s.connect(NAMESERVER).await.unwrap();
+            let id = i as u16 * 2;
+            let queries = [raw_query(id, name, 1), raw_query(id + 1, name, 28)];
+            v.push((Arc::new(s), Arc::new(queries)));
+        }
+        v
+    });
     let round = |side: usize| -> (Duration, Duration) {
         let (t, cpu) = (Instant::now(), process_cpu());
         rt.block_on(async {
@@ -171,6 +225,11 @@ fn dns_interleaved() {
                         let r = hickory.clone();
                         set.spawn(async move { r.lookup_ip(&*name).await.unwrap().iter().count() })
                     }
+                    3 => {
+                        let i = names.iter().position(|n| Arc::ptr_eq(n, &name)).unwrap();
+                        let (sock, queries) = (Arc::clone(&raw[i].0), Arc::clone(&raw[i].1));
+                        set.spawn(async move { raw_exchange(&sock, &queries).await })
+                    }
                     _ => set.spawn(async move {
                         tokio::net::lookup_host((&*name, 80)).await.unwrap().count()
                     }),
@@ -182,14 +241,14 @@ fn dns_interleaved() {
         });
         (t.elapsed(), process_cpu() - cpu)
     };
-    for side in 0..3 {
+    for side in 0..SIDES {
         round(side); // warm-up
     }
-    let mut wall = [Vec::new(), Vec::new(), Vec::new()];
-    let mut cpu = [Duration::ZERO; 3];
+    let mut wall: [Vec<Duration>; SIDES] = Default::default();
+    let mut cpu = [Duration::ZERO; SIDES];
     for i in 0..ROUNDS {
-        for k in 0..3 {
-            let side = (i + k) % 3;
+        for k in 0..SIDES {
+            let side = (i + k) % SIDES;
             let (w, c) = round(side);
             wall[side].push(w);
             cpu[side] += c;
@@ -200,10 +259,15 @@ fn dns_interleaved() {
         v[v.len() / 2]
     };
     let lookups = (ROUNDS * BENCH_NAMES) as f64;
-    let names = ["anysock", "hickory-resolver", "lookup_host"];
+    let names = [
+        "anysock",
+        "hickory-resolver",
+        "lookup_host",
+        "raw UDP (ceiling)",
+    ];
     let mut line = format!("dns_interleaved: {ROUNDS} rounds of {BENCH_NAMES} concurrent lookups;");
     let m: Vec<Duration> = wall.iter_mut().map(med).collect();
-    for side in 0..3 {
+    for side in 0..SIDES {
         line += &format!(
             " {}: median {:.2} ms/round ({:.1} K lookups/s), CPU {:.1} us/lookup;",
             names[side],
@@ -218,6 +282,11 @@ fn dns_interleaved() {
         m[2].as_secs_f64() / m[0].as_secs_f64(),
         cpu[1].as_secs_f64() / cpu[0].as_secs_f64(),
         cpu[2].as_secs_f64() / cpu[0].as_secs_f64(),
+    );
+    line += &format!(
+        "; raw UDP ceiling (wall) {:.2}x lookup_host, anysock at {:.0}% of it",
+        m[2].as_secs_f64() / m[3].as_secs_f64(),
+        100.0 * m[3].as_secs_f64() / m[0].as_secs_f64(),
     );
     println!("{line}");
 }
