@@ -196,7 +196,9 @@ enum Purpose {
 #[derive(Debug)]
 struct Running {
     token: QueryToken,
-    query: DnsQuery,
+    /// Boxed: a query machine is about 550 bytes, and two of them inline would make the running list
+    /// a large allocation (glibc consolidates its free lists for each one).
+    query: Box<DnsQuery>,
     purpose: Purpose,
     record: QueryRecord,
 }
@@ -418,7 +420,13 @@ impl Resolution {
         rtype: RecordType,
         purpose: Purpose,
     ) -> Result<(), NameError> {
-        let query = DnsQuery::new(&self.dns, name, rtype, now, self.rng.next_u64())?;
+        let query = Box::new(DnsQuery::new(
+            &self.dns,
+            name,
+            rtype,
+            now,
+            self.rng.next_u64(),
+        )?);
         let token = QueryToken(self.next_token);
         self.next_token += 1;
         let record = QueryRecord {
