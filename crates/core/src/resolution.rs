@@ -262,7 +262,9 @@ impl Resolution {
         let mut due = 0;
         for (index, (name, rtype)) in questions.into_iter().enumerate() {
             due += 1;
-            if let Err(e) = r.start_query(now, name.as_ref(), rtype, Purpose::Lookup(index)) {
+            if let Err(e) =
+                r.start_query(now, Arc::from(name.as_ref()), rtype, Purpose::Lookup(index))
+            {
                 due -= 1;
                 r.events.push_back(ResolutionEvent::Lookup {
                     index,
@@ -416,13 +418,13 @@ impl Resolution {
     fn start_query(
         &mut self,
         now: Instant,
-        name: &str,
+        name: Arc<str>,
         rtype: RecordType,
         purpose: Purpose,
     ) -> Result<(), NameError> {
         let query = Box::new(DnsQuery::new(
             &self.dns,
-            name,
+            &name,
             rtype,
             now,
             self.rng.next_u64(),
@@ -431,7 +433,7 @@ impl Resolution {
         self.next_token += 1;
         let record = QueryRecord {
             token,
-            name: Arc::from(name),
+            name,
             rtype,
             started: now,
             ended: None,
@@ -523,7 +525,7 @@ impl Resolution {
                 _ => RecordType::Srv,
             };
             if self
-                .start_query(now, &q.name, rtype, Purpose::Plan(q.id, q.qtype))
+                .start_query(now, q.name, rtype, Purpose::Plan(q.id, q.qtype))
                 .is_err()
             {
                 // A name the DNS layer cannot ask (a search candidate too long, a bad SRV target):

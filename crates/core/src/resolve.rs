@@ -442,7 +442,8 @@ pub struct Query {
     pub id: QueryId,
     /// The name, lowercase ASCII (IDN already converted). A trailing dot marks an absolute name (SRV
     /// targets): the search list does not apply. Without one, the DNS layer applies its search list.
-    pub name: String,
+    /// Shared: the A and AAAA questions for one name, and the records of their queries, hold one copy.
+    pub name: Arc<str>,
     /// The record type.
     pub qtype: QueryType,
 }
@@ -692,7 +693,7 @@ pub struct Resolve {
     port: u16,
     /// The node, normalised, for the SRV fallback job.
     node: String,
-    families: Vec<Family>,
+    families: &'static [Family],
     hosts: Arc<HostsFile>,
     hosts_policy: HostsPolicy,
     rng: SplitMix64,
@@ -755,7 +756,7 @@ enum SlotState {
 #[derive(Debug)]
 struct Pending {
     id: QueryId,
-    name: String,
+    name: Arc<str>,
     qtype: QueryType,
 }
 
@@ -817,7 +818,7 @@ impl Resolve {
             proto_name,
             port: 0,
             node: String::new(),
-            families: Vec::new(),
+            families: &[],
             hosts: Arc::clone(&config.hosts),
             hosts_policy: config.hosts_policy,
             rng: SplitMix64(random),
@@ -860,9 +861,10 @@ impl Resolve {
         // 2. Families: the request's filter within the configuration's order (B16: no double answer).
         let allowed = config.family_preference.order();
         r.families = match request.family {
-            None => allowed.to_vec(),
-            Some(Family::Unix) => Vec::new(),
-            Some(f) if allowed.contains(&f) => vec![f],
+            None => allowed,
+            Some(Family::Unix) => &[],
+            Some(Family::V4) if allowed.contains(&Family::V4) => &[Family::V4],
+            Some(Family::V6) if allowed.contains(&Family::V6) => &[Family::V6],
             Some(_) => return Err(ResolveError::FamilyDisabled),
         };
 
@@ -916,7 +918,7 @@ impl Resolve {
         if let (Some(service), false, false) = (srv_name, hosts_first_hit, r.families.is_empty()) {
             let name = format!("_{service}._{}.{}", r.proto_name, r.node);
             r.srv_pending = true;
-            r.send(name, QueryType::Srv);
+            r.send(Arc::from(name), QueryType::Srv);
             return Ok(r);
         }
 
@@ -1110,8 +1112,7 @@ impl Resolve {
         ips: &[IpAddr],
     ) {
         let job = self.add_job(level, meta, port, name);
-        for fi in 0..self.families.len() {
-            let f = self.families[fi];
+        for &f in self.families {
             let list: Vec<IpAddr> = ips.iter().copied().filter(|a| ip_family(a) == f).collect();
             self.insert_slot(job, f, SlotState::Ready(list));
         }
@@ -1125,10 +1126,11 @@ impl Resolve {
         key: String,
         query_name: String,
     ) {
+        // One shared copy of the question for every family's query (and their records).
+        let query_name: Arc<str> = Arc::from(query_name);
         let hosts_first = self.hosts_policy == HostsPolicy::First && self.hosts.contains(&key);
         let job = self.add_job(level, meta, port, key);
-        for fi in 0..self.families.len() {
-            let f = self.families[fi];
+        for &f in self.families {
             if hosts_first {
                 let list = self.hosts_addrs(&self.jobs[job].name, f);
                 self.insert_slot(job, f, SlotState::Ready(list));
@@ -1138,14 +1140,14 @@ impl Resolve {
                 } else {
                     QueryType::Aaaa
                 };
-                let id = self.send(query_name.clone(), qtype);
+                let id = self.send(Arc::clone(&query_name), qtype);
                 self.insert_slot(job, f, SlotState::Waiting(id));
             }
         }
     }
 
     /// Queues a query and returns its id, or the id of an identical one still pending.
-    fn send(&mut self, name: String, qtype: QueryType) -> QueryId {
+    fn send(&mut self, name: Arc<str>, qtype: QueryType) -> QueryId {
         if let Some(p) = self
             .pending
             .iter()
@@ -1157,7 +1159,7 @@ impl Resolve {
         self.next_id += 1;
         self.queries.push_back(Query {
             id,
-            name: name.clone(),
+            name: Arc::clone(&name),
             qtype,
         });
         self.pending.push(Pending { id, name, qtype });
@@ -1558,7 +1560,7 @@ mod tests {
         .unwrap();
         let q = r.poll_query().unwrap();
         assert_eq!(
-            (q.name.as_str(), q.qtype),
+            (&*q.name, q.qtype),
             ("_sip._udp.example.test", QueryType::Srv)
         );
         assert_eq!(r.poll_query(), None);

@@ -857,10 +857,7 @@ fn lower_priority_answers_wait_for_higher_priority_ones() {
     );
     let q1 = r.poll_query().unwrap();
     let q2 = r.poll_query().unwrap();
-    assert_eq!(
-        (q1.name.as_str(), q2.name.as_str()),
-        ("first.test.", "second.test.")
-    );
+    assert_eq!((&*q1.name, &*q2.name), ("first.test.", "second.test."));
     r.handle_answer(
         q2.id,
         QueryOutcome::Addresses(vec!["203.0.113.2".parse().unwrap()]),
@@ -907,7 +904,7 @@ fn a_pending_family_of_a_better_priority_holds_back_the_other_family() {
     let qs: Vec<_> = std::iter::from_fn(|| r.poll_query()).collect();
     let find = |name: &str, t: QueryType| {
         qs.iter()
-            .find(|q| q.name == name && q.qtype == t)
+            .find(|q| &*q.name == name && q.qtype == t)
             .unwrap()
             .id
     };

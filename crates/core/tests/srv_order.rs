@@ -171,15 +171,12 @@ fn planner_queries_srv_targets_in_order() {
     ];
     let mut r = Resolve::new(ResolveRequest::new("svc.test", Some("http")), &config, 42).unwrap();
     let q = r.poll_query().unwrap();
-    assert_eq!(
-        (q.name.as_str(), q.qtype),
-        ("_http._tcp.svc.test", QueryType::Srv)
-    );
+    assert_eq!((&*q.name, q.qtype), ("_http._tcp.svc.test", QueryType::Srv));
     assert!(r.poll_query().is_none());
     r.handle_answer(q.id, QueryOutcome::Srv(records.clone()));
     let queried: Vec<String> = std::iter::from_fn(|| r.poll_query())
         .filter(|q| q.qtype == QueryType::Aaaa)
-        .map(|q| q.name)
+        .map(|q| q.name.to_string())
         .collect();
     let order: Vec<String> = order_srv_seeded(records, 42)
         .into_iter()
