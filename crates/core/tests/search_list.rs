@@ -176,6 +176,9 @@ fn nodata_moves_on_and_wins_over_nxdomain_at_the_end() {
     let DnsEvent::Failed(e) = ev else { panic!() };
     assert_eq!(e.kind, DnsErrorKind::NoData);
     assert_eq!(e.tries.len(), 3);
+    // Each try is reported under the name it asked, in the order sent.
+    let names: Vec<&str> = e.tries.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, asked);
 }
 
 #[test]

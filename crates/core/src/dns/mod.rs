@@ -350,7 +350,21 @@ struct Try {
     /// No more replies are accepted (it failed or was superseded by TCP or a non-EDNS retry).
     dead: bool,
     tcp_buf: Vec<u8>,
-    report: usize,
+    sent_at: Instant,
+    outcome: TryOutcome,
+}
+
+impl Try {
+    /// This try as the error report shows it: `asked` is the name its question asked.
+    fn report(&self, servers: &[SocketAddr], asked: &str) -> DnsTry {
+        DnsTry {
+            server: servers[self.server_idx],
+            transport: self.transport,
+            name: asked.to_owned(),
+            sent_at: self.sent_at,
+            outcome: self.outcome,
+        }
+    }
 }
 
 /// Search-list bookkeeping: the worst negative results seen so far.
@@ -411,7 +425,9 @@ pub struct DnsQuery {
     transmits: Outbox,
     event: Option<DnsEvent>,
     done: bool,
-    report: Vec<DnsTry>,
+    /// The tries of earlier questions (search candidates, CNAME targets), for the error report; the
+    /// current question's are in `tries`.
+    past: Vec<DnsTry>,
     negatives: Negatives,
     stats: DnsStats,
 }
@@ -464,7 +480,7 @@ impl DnsQuery {
             transmits: Outbox::default(),
             event: None,
             done: false,
-            report: Vec::new(),
+            past: Vec::new(),
             negatives: Negatives::default(),
             stats: DnsStats::default(),
         };
@@ -595,13 +611,12 @@ impl DnsQuery {
         if now < cur.deadline {
             return;
         }
-        let report = cur.report;
-        if self.report[report].outcome == TryOutcome::Pending {
-            self.report[report].outcome = TryOutcome::TimedOut;
-        }
-        // A timed-out UDP try stays acceptable (a late reply still wins); a TCP try is over.
-        if cur.transport == Transport::Tcp {
-            if let Some(t) = self.tries.last_mut() {
+        if let Some(t) = self.tries.last_mut() {
+            if t.outcome == TryOutcome::Pending {
+                t.outcome = TryOutcome::TimedOut;
+            }
+            // A timed-out UDP try stays acceptable (a late reply still wins); a TCP try is over.
+            if t.transport == Transport::Tcp {
                 t.dead = true;
             }
         }
@@ -658,13 +673,14 @@ impl DnsQuery {
     }
 
     fn start_question(&mut self, now: Instant, name: String) {
+        // The last question's tries go to the report, under the name they asked.
+        let asked = &self.qname;
+        let servers = &self.servers;
+        self.past
+            .extend(self.tries.drain(..).map(|t| t.report(servers, asked)));
         self.qname_wire.clear();
         name::write_wire_name(&mut self.qname_wire, &name);
         self.qname = name;
-        for t in &mut self.tries {
-            t.dead = true;
-        }
-        self.tries.clear();
         self.plan_pos = 0;
         self.send_next_try(now);
     }
@@ -700,13 +716,6 @@ impl DnsQuery {
             self.stats.udp_sent += 1;
         }
         let server = self.servers[server_idx];
-        self.report.push(DnsTry {
-            server,
-            transport,
-            name: self.qname.clone(),
-            sent_at: now,
-            outcome: TryOutcome::Pending,
-        });
         self.tries.push(Try {
             server_idx,
             id,
@@ -718,7 +727,8 @@ impl DnsQuery {
             deadline: now.checked_add(timeout).unwrap_or(now),
             dead: false,
             tcp_buf: Vec::new(),
-            report: self.report.len() - 1,
+            sent_at: now,
+            outcome: TryOutcome::Pending,
         });
         self.transmits.push(Transmit {
             to: server,
@@ -732,7 +742,7 @@ impl DnsQuery {
     fn fail_try(&mut self, now: Instant, idx: usize, outcome: TryOutcome) {
         let t = &mut self.tries[idx];
         t.dead = true;
-        self.report[t.report].outcome = outcome;
+        t.outcome = outcome;
         if idx + 1 == self.tries.len() {
             self.send_next_try(now);
         }
@@ -748,7 +758,6 @@ impl DnsQuery {
     ) {
         let over_tcp = self.tries[idx].transport == Transport::Tcp;
         let verdict = wire::interpret(msg, h, qend, self.rtype.code(), over_tcp, self.chain.len());
-        let report = self.tries[idx].report;
         match verdict {
             wire::Verdict::Truncated => {
                 let (server_idx, edns, timeout) = {
@@ -756,7 +765,7 @@ impl DnsQuery {
                     t.dead = true;
                     (t.server_idx, t.edns, t.timeout)
                 };
-                self.report[report].outcome = TryOutcome::Truncated;
+                self.tries[idx].outcome = TryOutcome::Truncated;
                 self.send(now, server_idx, Transport::Tcp, edns, timeout);
             }
             wire::Verdict::Rcode(rc)
@@ -773,7 +782,7 @@ impl DnsQuery {
                     self.no_edns.resize(self.servers.len(), false);
                 }
                 self.no_edns[server_idx] = true;
-                self.report[report].outcome = TryOutcome::EdnsRejected;
+                self.tries[idx].outcome = TryOutcome::EdnsRejected;
                 self.send(now, server_idx, transport, false, timeout);
             }
             wire::Verdict::Rcode(rc) => {
@@ -791,7 +800,7 @@ impl DnsQuery {
                 records,
                 skipped,
             } => {
-                self.report[report].outcome = TryOutcome::Answered;
+                self.tries[idx].outcome = TryOutcome::Answered;
                 self.chain.extend(chain);
                 // The query ends here: its current name is not needed any more.
                 let canonical_name = match canonical {
@@ -809,25 +818,25 @@ impl DnsQuery {
                 self.finish(DnsEvent::Answer(answer));
             }
             wire::Verdict::NxDomain { chain } => {
-                self.report[report].outcome = TryOutcome::Answered;
+                self.tries[idx].outcome = TryOutcome::Answered;
                 self.chain.extend(chain);
                 self.candidate_failed(now, DnsErrorKind::NxDomain);
             }
             wire::Verdict::NoData { chain } => {
-                self.report[report].outcome = TryOutcome::Answered;
+                self.tries[idx].outcome = TryOutcome::Answered;
                 self.chain.extend(chain);
                 self.candidate_failed(now, DnsErrorKind::NoData);
             }
             wire::Verdict::CnameLoop => {
-                self.report[report].outcome = TryOutcome::Answered;
+                self.tries[idx].outcome = TryOutcome::Answered;
                 self.fail(DnsErrorKind::CnameLoop);
             }
             wire::Verdict::CnameLimit => {
-                self.report[report].outcome = TryOutcome::Answered;
+                self.tries[idx].outcome = TryOutcome::Answered;
                 self.fail(DnsErrorKind::CnameLimit);
             }
             wire::Verdict::Chase { chain, target } => {
-                self.report[report].outcome = TryOutcome::Cname;
+                self.tries[idx].outcome = TryOutcome::Cname;
                 self.chain.extend(chain);
                 if self.chain.len() > MAX_CNAME_LINKS {
                     return self.fail(DnsErrorKind::CnameLimit);
@@ -852,7 +861,7 @@ impl DnsQuery {
 
     /// Every try of the current question is used up: decide what the question's result is.
     fn question_exhausted(&mut self, now: Instant) {
-        let outcomes = self.tries.iter().map(|t| self.report[t.report].outcome);
+        let outcomes = self.tries.iter().map(|t| t.outcome);
         let mut any_servfail = false;
         let mut any_refused = false;
         let mut any_malformed = false;
@@ -913,7 +922,10 @@ impl DnsQuery {
     fn finish(&mut self, mut event: DnsEvent) {
         debug_assert!(!self.done, "a DnsQuery ends once");
         if let DnsEvent::Failed(e) = &mut event {
-            e.tries = std::mem::take(&mut self.report);
+            let (asked, servers) = (&self.qname, &self.servers);
+            let mut tries = std::mem::take(&mut self.past);
+            tries.extend(self.tries.iter().map(|t| t.report(servers, asked)));
+            e.tries = tries;
         }
         self.done = true;
         self.transmits.clear();
