@@ -228,11 +228,56 @@ fn next_label<'m>(
     }
 }
 
+/// Follows the compression pointers at the start of the name at `pos` (with [`next_label`]'s rules:
+/// each must point backwards, at most [`MAX_POINTERS`] in all, counted in `pointers`) to where its
+/// first label or root octet is. `None` if a pointer is malformed.
+fn skip_pointers(msg: &[u8], mut pos: usize, pointers: &mut usize) -> Option<usize> {
+    loop {
+        let len = *msg.get(pos)? as usize;
+        if len & 0xc0 != 0xc0 {
+            return Some(pos);
+        }
+        let low = *msg.get(pos + 1)? as usize;
+        *pointers += 1;
+        if *pointers > MAX_POINTERS {
+            return None;
+        }
+        let target = ((len & 0x3f) << 8) | low;
+        if target >= pos {
+            return None;
+        }
+        pos = target;
+    }
+}
+
 /// Compares two (possibly compressed) names, `a` at `pa` in `ma` and `b` at `pb` in `mb`, ASCII
 /// case-insensitively. Malformed names compare unequal. No allocation.
 pub(crate) fn names_equal(ma: &[u8], pa: usize, mb: &[u8], pb: usize) -> bool {
     let (mut pa, mut pb) = (pa, pb);
     let (mut ca, mut cb) = (0usize, 0usize);
+    if std::ptr::eq(ma, mb) {
+        // Within one message (an answer's owner is usually a pointer to the question's name): once
+        // both names' leading pointers lead to the same place, the rest is the same bytes, and the
+        // names are equal exactly when that rest is well formed.
+        let (Some(a), Some(b)) = (
+            skip_pointers(ma, pa, &mut ca),
+            skip_pointers(ma, pb, &mut cb),
+        ) else {
+            return false;
+        };
+        if a == b {
+            let mut pointers = ca.max(cb);
+            let mut pos = a;
+            loop {
+                match next_label(ma, pos, &mut pointers) {
+                    None => return false,
+                    Some(None) => return true,
+                    Some(Some((_, next))) => pos = next,
+                }
+            }
+        }
+        (pa, pb) = (a, b);
+    }
     loop {
         let (Some(la), Some(lb)) = (next_label(ma, pa, &mut ca), next_label(mb, pb, &mut cb))
         else {
@@ -337,6 +382,29 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Comparing two names of one message (the shortcut) gives what comparing them across two
+        /// copies of it gives (label by label), for any bytes: pointers, loops, truncation.
+        #[test]
+        fn same_message_comparison_matches_label_by_label(
+            msg in proptest::collection::vec(
+                proptest::prop_oneof![
+                    0u8..4, proptest::sample::select(vec![b'a', b'A', b'b', 0xc0, 0x40, 0x80]), proptest::num::u8::ANY,
+                ],
+                0..40,
+            )
+        ) {
+            let copy = msg.clone();
+            for pa in 0..msg.len() {
+                for pb in 0..msg.len() {
+                    proptest::prop_assert_eq!(
+                        names_equal(&msg, pa, &msg, pb),
+                        names_equal(&msg, pa, &copy, pb),
+                        "{:?} at {} and {}", msg, pa, pb
+                    );
+                }
+            }
+        }
+
         #[test]
         fn fast_path_matches_uts46(name in "[a-zA-Z0-9.-]{0,70}|([a-zA-Z0-9-]{1,70}\\.){1,5}[xXnN-]{0,6}[a-z0-9-]{0,70}") {
             fast_path_agrees(&name);
