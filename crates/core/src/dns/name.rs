@@ -198,39 +198,25 @@ pub(crate) fn walk_name(msg: &[u8], mut pos: usize, mut f: impl FnMut(&[u8])) ->
 /// `Ok(None)` at the root. Used for allocation-free comparisons.
 fn next_label<'m>(
     msg: &'m [u8],
-    mut pos: usize,
+    pos: usize,
     pointers: &mut usize,
 ) -> Option<Option<(&'m [u8], usize)>> {
-    loop {
-        let len = *msg.get(pos)? as usize;
-        match len & 0xc0 {
-            0x00 => {
-                if len == 0 {
-                    return Some(None);
-                }
-                let label = msg.get(pos + 1..pos + 1 + len)?;
-                return Some(Some((label, pos + 1 + len)));
-            }
-            0xc0 => {
-                let low = *msg.get(pos + 1)? as usize;
-                *pointers += 1;
-                if *pointers > MAX_POINTERS {
-                    return None;
-                }
-                let target = ((len & 0x3f) << 8) | low;
-                if target >= pos {
-                    return None;
-                }
-                pos = target;
-            }
-            _ => return None,
+    let pos = skip_pointers(msg, pos, pointers)?;
+    let len = *msg.get(pos)? as usize;
+    match len {
+        0 => Some(None),
+        1..=0x3f => {
+            let label = msg.get(pos + 1..pos + 1 + len)?;
+            Some(Some((label, pos + 1 + len)))
         }
+        // 0x40 and 0x80: reserved label types.
+        _ => None,
     }
 }
 
-/// Follows the compression pointers at the start of the name at `pos` (with [`next_label`]'s rules:
-/// each must point backwards, at most [`MAX_POINTERS`] in all, counted in `pointers`) to where its
-/// first label or root octet is. `None` if a pointer is malformed.
+/// Follows the compression pointers at `pos` to where a label or the root octet is: each pointer must
+/// point backwards, and at most [`MAX_POINTERS`] are followed in all (counted in `pointers`). `None` if
+/// a pointer is malformed.
 fn skip_pointers(msg: &[u8], mut pos: usize, pointers: &mut usize) -> Option<usize> {
     loop {
         let len = *msg.get(pos)? as usize;
