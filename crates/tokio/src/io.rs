@@ -239,6 +239,9 @@ impl DnsIo {
                             }
                             break;
                         }
+                        // The socket's reactor has shut down (tokio's error is `Other`): nothing
+                        // will arrive; the query's timer decides. Reading on would spin.
+                        Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Other => break,
                         // An ICMP error queued on the socket: nothing to feed; read on.
                         Poll::Ready(Err(_)) => {}
                         Poll::Pending => break,

@@ -12,8 +12,10 @@
 //! at most [`RUNTIMES_MAX`] runtimes keep idle sockets at once, each at most
 //! [`anysock_sys::DNS_UDP_POOL_MAX`] per family.
 
+use std::future::Future as _;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -44,9 +46,12 @@ impl Idle {
 static IDLE: Mutex<Vec<Idle>> = Mutex::new(Vec::new());
 
 /// False once the runtime that registered `s` has shut down (its reactor answers with an error).
+/// Polled outside tokio's cooperative budget, which would otherwise answer `Pending` when the calling
+/// task's budget is spent, whatever the reactor's state.
 fn registered(s: &UdpSocket) -> bool {
     let mut cx = Context::from_waker(Waker::noop());
-    !matches!(s.poll_recv_ready(&mut cx), Poll::Ready(Err(_)))
+    let ready = tokio::task::unconstrained(std::future::poll_fn(|cx| s.poll_recv_ready(cx)));
+    !matches!(pin!(ready).poll(&mut cx), Poll::Ready(Err(_)))
 }
 
 /// The runtime this code runs on, if any.
