@@ -96,6 +96,7 @@ pub(crate) fn put(runtime: Id, peer: SocketAddr, sock: UdpSocket) {
         Err::<(), _>(io::ErrorKind::WouldBlock.into())
     });
     let mut dropped = Vec::new();
+    let mut surplus = Some(sock);
     {
         let mut idle = IDLE.lock().unwrap_or_else(PoisonError::into_inner);
         let i = match idle.iter().position(|e| e.runtime == runtime) {
@@ -121,16 +122,10 @@ pub(crate) fn put(runtime: Id, peer: SocketAddr, sock: UdpSocket) {
         };
         let list = idle[i].list(peer);
         if list.len() < anysock_sys::DNS_UDP_POOL_MAX {
-            list.push(sock);
-        } else {
-            dropped.push(Idle {
-                runtime,
-                v4: vec![sock],
-                v6: Vec::new(),
-            });
+            list.extend(surplus.take());
         }
     }
-    drop(dropped); // closed outside the lock
+    drop((dropped, surplus)); // closed outside the lock
 }
 
 #[cfg(test)]
@@ -143,6 +138,27 @@ mod tests {
             .filter(|e| e.runtime == runtime)
             .map(|e| e.v4.len() + e.v6.len())
             .sum()
+    }
+
+    #[test]
+    fn a_full_pool_closes_the_surplus() {
+        let peer: SocketAddr = "[::1]:53".parse().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let id = current_runtime().unwrap();
+            let max = anysock_sys::DNS_UDP_POOL_MAX;
+            let socks: Vec<UdpSocket> = (0..=max).map(|_| take(id, peer).unwrap()).collect();
+            let last = socks[max].local_addr().unwrap();
+            for s in socks {
+                put(id, peer, s);
+            }
+            assert_eq!(idle_count(id), max);
+            // The one over the limit is closed: its port can be bound again.
+            std::net::UdpSocket::bind(last).expect("the surplus socket is closed");
+        });
     }
 
     #[test]
