@@ -9,38 +9,10 @@ use anysock_sys::SysError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A host given to bind is not an IP address (names are not resolved for binding).
-    #[error(
-        "cannot bind to {host:?}: not an IP address (give a literal such as 127.0.0.1 or ::, or unix/)"
-    )]
-    BindHost {
-        /// The host that was given.
-        host: String,
-    },
-    /// A service that is not a port (0-65535), a service name or `name=port`.
-    #[error("invalid service {service:?}: {reason}")]
-    BadService {
-        /// The service text that was given.
-        service: String,
-        /// What is wrong with it.
-        reason: anysock_core::ServiceError,
-    },
-    /// A service name the services database does not know for this protocol.
-    #[error("unknown service {service:?} for protocol {proto}")]
-    UnknownService {
-        /// The service name.
-        service: String,
-        /// The protocol (`tcp`, `udp`).
-        proto: &'static str,
-    },
-    /// A unix socket path that cannot be a socket address.
-    #[error("bad unix socket path {path:?}: {reason}")]
-    BadUnixPath {
-        /// The path that was given.
-        path: String,
-        /// Why it is not usable.
-        reason: anysock_core::UnixAddrError,
-    },
+    /// The `host`/`service` of a bind cannot be turned into an address (see
+    /// [`anysock_sys::BindSpecError`]).
+    #[error(transparent)]
+    Bind(#[from] anysock_sys::BindSpecError),
     /// Every connection attempt failed (or none could be made). Lists every attempt with its address,
     /// timing and error; `resolution` says why name resolution failed, if it did.
     #[error("{error}{}", resolution.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
@@ -77,10 +49,7 @@ impl Error {
     /// The [`io::ErrorKind`] this error converts to.
     pub fn kind(&self) -> io::ErrorKind {
         match self {
-            Error::BindHost { .. } | Error::BadService { .. } | Error::BadUnixPath { .. } => {
-                io::ErrorKind::InvalidInput
-            }
-            Error::UnknownService { .. } => io::ErrorKind::NotFound,
+            Error::Bind(e) => e.kind(),
             Error::Connect { error, .. } => error.kind(),
             Error::Resolve { error, .. } => crate::resolver::resolve_error_kind(*error),
             Error::Sys(e) => e.kind(),
@@ -94,19 +63,6 @@ impl From<Error> for io::Error {
         match e {
             Error::Io(e) => e,
             e => io::Error::new(e.kind(), e),
-        }
-    }
-}
-
-impl From<anysock_sys::BindSpecError> for Error {
-    fn from(e: anysock_sys::BindSpecError) -> Self {
-        use anysock_sys::BindSpecError as B;
-        match e {
-            B::BindHost { host } => Error::BindHost { host },
-            B::BadService { service, reason } => Error::BadService { service, reason },
-            B::UnknownService { service, proto } => Error::UnknownService { service, proto },
-            B::BadUnixPath { path, reason } => Error::BadUnixPath { path, reason },
-            other => Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, other)),
         }
     }
 }

@@ -43,6 +43,17 @@ pub enum BindSpecError {
     },
 }
 
+impl BindSpecError {
+    /// The [`std::io::ErrorKind`] this error converts to: `NotFound` for an unknown service name,
+    /// `InvalidInput` for the rest.
+    pub fn kind(&self) -> std::io::ErrorKind {
+        match self {
+            BindSpecError::UnknownService { .. } => std::io::ErrorKind::NotFound,
+            _ => std::io::ErrorKind::InvalidInput,
+        }
+    }
+}
+
 use BindSpecError as Error;
 
 /// The port of a service for `proto`: a number, `name=port` (the port is used: AnyEvent B29 fixed), or a
@@ -118,6 +129,21 @@ pub fn bind_addr(host: Option<&str>, service: &str) -> Result<SockAddr, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds() {
+        use std::io::ErrorKind;
+        let unknown = service_port("no-such-service-xyz", "tcp").unwrap_err();
+        assert_eq!(unknown.kind(), ErrorKind::NotFound, "{unknown}");
+        assert_eq!(
+            bind_addr(Some("localhost"), "0").unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            service_port("99999", "tcp").unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    }
 
     #[test]
     fn ports() {
