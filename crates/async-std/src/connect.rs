@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anysock_core::connect::{AttemptId, AttemptRecord, ConnectConfig, Mode};
 use anysock_core::dial::{Dial, DialConfig, DialOutput, TraceEvent};
-use anysock_core::resolution::{QueryRecord, QueryToken};
+use anysock_core::resolution::QueryRecord;
 use anysock_core::rfc6724::Source;
 use anysock_core::{Family, FamilyPreference, SockAddr, Target};
 use anysock_sys::ConnectProgress;
@@ -383,7 +383,7 @@ struct Driver {
     /// attempt's address is named instead).
     node: String,
     dial: Dial,
-    dns: QuerySockets<QueryToken>,
+    dns: QuerySockets,
     /// The DNS queries that ended, for the trace.
     queries: Vec<QueryRecord>,
     attempts: Vec<Attempt>,

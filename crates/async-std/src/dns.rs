@@ -7,54 +7,17 @@
 //! which also owns its timer: dropping that future closes every socket here.
 
 use std::collections::HashMap;
-use std::hash::Hash;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::task::{Context, Poll};
-use std::time::Instant;
 
-use anysock_core::dial::Dial;
 use anysock_core::dns::{Transmit, Transport};
-use anysock_core::resolution::{QueryToken, Resolution};
+use anysock_core::resolution::{DnsInput, QueryToken};
 use anysock_core::{Family, SockAddr, SockType};
 use anysock_sys::{ConnectProgress, DnsUdpExchange};
 use async_io::Async;
 
 use crate::clock::now;
-
-/// A machine that takes what the DNS sockets of query `K` receive.
-pub(crate) trait DnsInput<K> {
-    /// A datagram for query `key`; true if the query took it as its answer.
-    fn datagram(&mut self, now: Instant, key: K, from: SocketAddr, bytes: &[u8]) -> bool;
-    /// Bytes from query `key`'s TCP connection to `from`; `false`: close that connection.
-    fn stream(&mut self, now: Instant, key: K, from: SocketAddr, bytes: &[u8]) -> bool;
-    /// Query `key`'s TCP connection to `from` failed or closed early.
-    fn stream_error(&mut self, now: Instant, key: K, from: SocketAddr);
-}
-
-impl DnsInput<QueryToken> for Dial {
-    fn datagram(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
-        self.handle_datagram(now, key, from, bytes)
-    }
-    fn stream(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
-        self.handle_stream(now, key, from, bytes)
-    }
-    fn stream_error(&mut self, now: Instant, key: QueryToken, from: SocketAddr) {
-        self.handle_stream_error(now, key, from);
-    }
-}
-
-impl DnsInput<QueryToken> for Resolution {
-    fn datagram(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
-        self.handle_datagram(now, key, from, bytes)
-    }
-    fn stream(&mut self, now: Instant, key: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
-        self.handle_stream(now, key, from, bytes)
-    }
-    fn stream_error(&mut self, now: Instant, key: QueryToken, from: SocketAddr) {
-        self.handle_stream_error(now, key, from);
-    }
-}
 
 #[derive(Debug)]
 enum TcpState {
@@ -100,23 +63,15 @@ struct Sockets {
 }
 
 /// The DNS sockets of any number of queries.
-#[derive(Debug)]
-pub(crate) struct QuerySockets<K> {
-    by_key: HashMap<K, Sockets>,
+#[derive(Debug, Default)]
+pub(crate) struct QuerySockets {
+    by_key: HashMap<QueryToken, Sockets>,
 }
 
-impl<K> Default for QuerySockets<K> {
-    fn default() -> Self {
-        QuerySockets {
-            by_key: HashMap::new(),
-        }
-    }
-}
-
-impl<K: Copy + Eq + Hash + std::fmt::Display> QuerySockets<K> {
+impl QuerySockets {
     /// Sends a transmit of query `key`. A TCP connection that cannot even be started is reported to
     /// the machine at once; a UDP send error is left to the machine's timeout.
-    pub(crate) fn transmit(&mut self, m: &mut impl DnsInput<K>, key: K, t: &Transmit) {
+    pub(crate) fn transmit(&mut self, m: &mut impl DnsInput, key: QueryToken, t: &Transmit) {
         if let Err(_e) = self.by_key.entry(key).or_default().send(t) {
             trace_debug!("dns {} send to {} failed: {}", key, t.to, _e);
             if t.transport == Transport::Tcp {
@@ -128,7 +83,7 @@ impl<K: Copy + Eq + Hash + std::fmt::Display> QuerySockets<K> {
     /// Closes every socket of query `key` (the query has ended). A UDP socket whose exchange is
     /// complete goes back to anysock-sys for reuse instead (it keeps only those of loopback
     /// nameservers). Dropping `QuerySockets` closes every socket without reuse.
-    pub(crate) fn close(&mut self, key: K) {
+    pub(crate) fn close(&mut self, key: QueryToken) {
         if let Some(s) = self.by_key.remove(&key) {
             for slot in s.udp {
                 slot.close();
@@ -138,7 +93,7 @@ impl<K: Copy + Eq + Hash + std::fmt::Display> QuerySockets<K> {
 
     /// Reads and writes whatever the sockets allow, registering `cx` for the rest. Returns whether
     /// anything was fed into the machine.
-    pub(crate) fn poll_io(&mut self, m: &mut impl DnsInput<K>, cx: &mut Context<'_>) -> bool {
+    pub(crate) fn poll_io(&mut self, m: &mut impl DnsInput, cx: &mut Context<'_>) -> bool {
         let mut fed = false;
         for (&key, socks) in &mut self.by_key {
             fed |= socks.read_udp(m, key, cx);
@@ -207,20 +162,15 @@ impl Sockets {
     }
 
     /// Reads every waiting datagram; returns whether any was fed.
-    fn read_udp<K: Copy>(
-        &mut self,
-        m: &mut impl DnsInput<K>,
-        key: K,
-        cx: &mut Context<'_>,
-    ) -> bool {
+    fn read_udp(&mut self, m: &mut impl DnsInput, key: QueryToken, cx: &mut Context<'_>) -> bool {
         // This thread's reused read buffer: a `[0u8; 65536]` here cost a 64 KiB memset per poll.
         anysock_sys::with_dns_read_buf(|buf| self.read_udp_into(m, key, cx, buf))
     }
 
-    fn read_udp_into<K: Copy>(
+    fn read_udp_into(
         &mut self,
-        m: &mut impl DnsInput<K>,
-        key: K,
+        m: &mut impl DnsInput,
+        key: QueryToken,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> bool {
@@ -253,10 +203,10 @@ impl Sockets {
 }
 
 /// Moves a TCP connection along: (keep it, something was fed).
-fn drive_tcp<K: Copy>(
+fn drive_tcp(
     c: &mut TcpConn,
-    m: &mut impl DnsInput<K>,
-    key: K,
+    m: &mut impl DnsInput,
+    key: QueryToken,
     cx: &mut Context<'_>,
 ) -> (bool, bool) {
     let mut fed = false;

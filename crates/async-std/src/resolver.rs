@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use anysock_core::dns::{DnsAnswer, RecordType};
-use anysock_core::resolution::{QueryToken, Resolution, ResolutionEvent};
+use anysock_core::resolution::{Resolution, ResolutionEvent};
 use anysock_core::resolv_conf::DnsConfig;
 use anysock_core::{ConfigNeeds, Dial, DialConfig};
 use anysock_core::{
@@ -252,7 +252,7 @@ async fn run(
     r: &mut Resolution,
     mut on_event: impl FnMut(ResolutionEvent),
 ) -> Result<(), ResolveError> {
-    let mut socks: QuerySockets<QueryToken> = QuerySockets::default();
+    let mut socks: QuerySockets = QuerySockets::default();
     let mut timer = Timer::never();
     std::future::poll_fn(|cx| {
         loop {

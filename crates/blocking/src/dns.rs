@@ -9,63 +9,14 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::time::Instant;
 
-use anysock_core::dial::Dial;
 use anysock_core::dns::{Transmit, Transport};
-use anysock_core::resolution::{QueryToken, Resolution};
+use anysock_core::resolution::{DnsInput, QueryToken};
 use anysock_core::{Family, SockAddr, SockType};
 use anysock_sys::{ConnectProgress, DnsUdpExchange};
 
 use crate::clock::now;
 use crate::reactor::{Interest, Reactor, Registered};
-
-/// A machine that takes what the DNS sockets of its queries receive.
-pub(crate) trait DnsInput {
-    /// A datagram for query `token`; true if the query took it as its answer.
-    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8])
-    -> bool;
-    /// Bytes from query `token`'s TCP connection to `from`; `false`: close that connection.
-    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool;
-    /// Query `token`'s TCP connection to `from` failed or closed early.
-    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr);
-}
-
-impl DnsInput for Dial {
-    fn datagram(
-        &mut self,
-        now: Instant,
-        token: QueryToken,
-        from: SocketAddr,
-        bytes: &[u8],
-    ) -> bool {
-        self.handle_datagram(now, token, from, bytes)
-    }
-    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
-        self.handle_stream(now, token, from, bytes)
-    }
-    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr) {
-        self.handle_stream_error(now, token, from);
-    }
-}
-
-impl DnsInput for Resolution {
-    fn datagram(
-        &mut self,
-        now: Instant,
-        token: QueryToken,
-        from: SocketAddr,
-        bytes: &[u8],
-    ) -> bool {
-        self.handle_datagram(now, token, from, bytes)
-    }
-    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
-        self.handle_stream(now, token, from, bytes)
-    }
-    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr) {
-        self.handle_stream_error(now, token, from);
-    }
-}
 
 #[derive(Debug)]
 enum TcpState {

@@ -82,7 +82,9 @@ use crate::connect::{
     AttemptId, AttemptRecord, Connect, ConnectConfig, ConnectError, Event, FailReason, Step,
 };
 use crate::dns::Transmit;
-use crate::resolution::{QueryRecord, QueryToken, Resolution, ResolutionEvent, resolve_error_kind};
+use crate::resolution::{
+    DnsInput, QueryRecord, QueryToken, Resolution, ResolutionEvent, resolve_error_kind,
+};
 use crate::resolv_conf::DnsConfig;
 use crate::resolve::{Resolve, ResolveError};
 use crate::rfc6724::Source;
@@ -614,6 +616,24 @@ impl Dial {
             };
             self.outputs.push_back(DialOutput::Trace(t));
         }
+    }
+}
+
+impl DnsInput for Dial {
+    fn datagram(
+        &mut self,
+        now: Instant,
+        token: QueryToken,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> bool {
+        self.handle_datagram(now, token, from, bytes)
+    }
+    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_stream(now, token, from, bytes)
+    }
+    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr) {
+        self.handle_stream_error(now, token, from);
     }
 }
 

@@ -203,6 +203,37 @@ struct Running {
     record: QueryRecord,
 }
 
+/// What the DNS sockets of a machine's queries receive, fed by query token. [`Resolution`] and
+/// [`Dial`](crate::dial::Dial) both take these inputs, so an adapter's DNS I/O code can serve either
+/// through this one trait; each method is the machine's `handle_*` method of the same name.
+pub trait DnsInput {
+    /// A datagram on `token`'s UDP socket; `true` if the query took it as its answer.
+    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8])
+    -> bool;
+    /// Bytes from `token`'s TCP connection to `from`; `false`: close that connection.
+    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool;
+    /// `token`'s TCP connection to `from` could not be opened, failed, or closed early.
+    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr);
+}
+
+impl DnsInput for Resolution {
+    fn datagram(
+        &mut self,
+        now: Instant,
+        token: QueryToken,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) -> bool {
+        self.handle_datagram(now, token, from, bytes)
+    }
+    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
+        self.handle_stream(now, token, from, bytes)
+    }
+    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr) {
+        self.handle_stream_error(now, token, from);
+    }
+}
+
 /// A planner and its DNS queries. See the [module docs](self) for the run loop.
 #[derive(Debug)]
 pub struct Resolution {

@@ -8,9 +8,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use anysock_core::dial::Dial;
 use anysock_core::dns::{Transmit, Transport};
-use anysock_core::resolution::{QueryToken, Resolution};
+use anysock_core::resolution::{DnsInput, QueryToken};
 use anysock_core::{Family, SockAddr, SockType};
 use anysock_sys::socket2;
 use anysock_sys::{ConnectProgress, DnsUdpExchange};
@@ -19,51 +18,6 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Sleep;
 
 use crate::udp_pool;
-
-/// A machine that takes DNS inputs by token: [`Dial`] or [`Resolution`].
-pub(crate) trait DnsSink {
-    /// True if the query took the datagram as its answer.
-    fn datagram(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8])
-    -> bool;
-    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool;
-    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr);
-}
-
-impl DnsSink for Dial {
-    fn datagram(
-        &mut self,
-        now: Instant,
-        token: QueryToken,
-        from: SocketAddr,
-        bytes: &[u8],
-    ) -> bool {
-        self.handle_datagram(now, token, from, bytes)
-    }
-    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
-        self.handle_stream(now, token, from, bytes)
-    }
-    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr) {
-        self.handle_stream_error(now, token, from);
-    }
-}
-
-impl DnsSink for Resolution {
-    fn datagram(
-        &mut self,
-        now: Instant,
-        token: QueryToken,
-        from: SocketAddr,
-        bytes: &[u8],
-    ) -> bool {
-        self.handle_datagram(now, token, from, bytes)
-    }
-    fn stream(&mut self, now: Instant, token: QueryToken, from: SocketAddr, bytes: &[u8]) -> bool {
-        self.handle_stream(now, token, from, bytes)
-    }
-    fn stream_error(&mut self, now: Instant, token: QueryToken, from: SocketAddr) {
-        self.handle_stream_error(now, token, from);
-    }
-}
 
 #[derive(Debug)]
 enum TcpState {
@@ -119,7 +73,7 @@ impl DnsIo {
     /// the machine at once (it moves on); a failed UDP send is left to the query's timer.
     pub(crate) fn send(
         &mut self,
-        sink: &mut dyn DnsSink,
+        sink: &mut dyn DnsInput,
         now: Instant,
         token: QueryToken,
         t: Transmit,
@@ -209,7 +163,7 @@ impl DnsIo {
     pub(crate) fn poll(
         &mut self,
         cx: &mut Context<'_>,
-        sink: &mut dyn DnsSink,
+        sink: &mut dyn DnsInput,
         now: Instant,
     ) -> bool {
         if self.udp.is_empty() && self.tcp.is_empty() {
