@@ -11,9 +11,8 @@ use anysock_core::connect::{AttemptId, Connect, ConnectConfig, Step};
 use anysock_core::{Family, SockType, Target};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
-#[allow(clippy::disallowed_methods)]
 fn origin() -> Instant {
-    Instant::now()
+    anysock_testkit::clock_origin()
 }
 
 fn targets() -> ([Target; 8], [Target; 8]) {

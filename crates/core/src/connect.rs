@@ -32,7 +32,8 @@
 //!
 //! // A fake network: IPv6 black-holed (no answer ever), IPv4 connects 30 ms after the SYN.
 //! let tcp = |s: &str| Target::new(SockType::Stream, 6, s.parse::<SocketAddr>().unwrap().into());
-//! let t0 = Instant::now();
+//! # let clock_reading = anysock_testkit::clock_origin();
+//! let t0: Instant = clock_reading; // read by the adapter, passed in
 //! let mut now = t0;
 //! let mut hs = Connect::new(ConnectConfig::default(), now);
 //! hs.handle_targets(now, Family::V6, [tcp("[2001:db8::1]:443")]);
@@ -1040,9 +1041,8 @@ mod tests {
     }
 
     /// The virtual clock's origin; tests never read the clock again.
-    #[allow(clippy::disallowed_methods)]
     fn base() -> Instant {
-        Instant::now()
+        anysock_testkit::clock_origin()
     }
 
     fn drain(c: &mut Connect) -> Vec<Step> {

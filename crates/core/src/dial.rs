@@ -37,8 +37,8 @@
 //! use anysock_core::{Family, SockType, Target};
 //!
 //! let tcp = |s: &str| Target::new(SockType::Stream, 6, s.parse::<std::net::SocketAddr>().unwrap().into());
-//! # #[allow(clippy::disallowed_methods)]
-//! let t0 = Instant::now(); // the adapter's clock
+//! # let clock_reading = anysock_testkit::clock_origin();
+//! let t0: Instant = clock_reading; // read by the adapter, passed in
 //! let mut now = t0;
 //! let targets = [tcp("[2001:db8::1]:443"), tcp("198.51.100.1:443")];
 //! let mut dial = Dial::with_targets(targets, DialConfig::new().source_lookup(false), now);
@@ -643,9 +643,8 @@ mod tests {
     use crate::target::SockType;
     use std::time::Duration;
 
-    #[allow(clippy::disallowed_methods)]
     fn t0() -> Instant {
-        Instant::now()
+        anysock_testkit::clock_origin()
     }
 
     fn tcp(s: &str) -> Target {

@@ -34,8 +34,8 @@
 //!     .build().unwrap();
 //! let plan = Resolve::new(ResolveRequest::new("db.example.", Some("5432")), &ResolveConfig::new(), 1)
 //!     .unwrap();
-//! # #[allow(clippy::disallowed_methods)]
-//! let mut now = Instant::now(); // the adapter's clock
+//! # let clock_reading = anysock_testkit::clock_origin();
+//! let mut now: Instant = clock_reading; // read by the adapter, passed in
 //! let mut r = Resolution::new(plan, &dns, now, 0x5eed);
 //! let result = 'run: loop {
 //!     while let Some((_token, t)) = r.poll_transmit() {
@@ -684,9 +684,8 @@ mod tests {
             .unwrap()
     }
 
-    #[allow(clippy::disallowed_methods)]
     fn t0() -> Instant {
-        Instant::now()
+        anysock_testkit::clock_origin()
     }
 
     #[test]

@@ -11,11 +11,19 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+/// The origin of a test's virtual clock: the one place where the tests of the sans-IO core take a real
+/// [`Instant`] (std has no other way to make one). The machines only ever receive it as an argument;
+/// tests add durations to it and never read the clock again, so anysock-core itself reads no clock.
+#[allow(clippy::disallowed_methods)] // the one clock read of the core's tests
+pub fn clock_origin() -> Instant {
+    Instant::now()
+}
 
 /// One record of the test zone.
 #[derive(Clone, Debug)]

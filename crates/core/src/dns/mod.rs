@@ -21,8 +21,8 @@
 //!
 //! let server: SocketAddr = "127.0.0.1:5353".parse().unwrap();
 //! let config = DnsConfig::builder().nameserver(server).timeout(Duration::from_secs(1)).build().unwrap();
-//! # #[allow(clippy::disallowed_methods)]
-//! let mut now = Instant::now(); // an adapter reads its clock here; the machine never does
+//! # let clock_reading = anysock_testkit::clock_origin();
+//! let mut now: Instant = clock_reading; // the adapter reads its clock; the machine never does
 //! let mut q = DnsQuery::new(&config, "nowhere.example.", RecordType::A, now, 0x5eed).unwrap();
 //! let outcome = loop {
 //!     while let Some(t) = q.poll_transmit() {
@@ -1015,9 +1015,8 @@ mod tests {
             .unwrap()
     }
 
-    #[allow(clippy::disallowed_methods)]
     fn now() -> Instant {
-        Instant::now()
+        anysock_testkit::clock_origin()
     }
 
     #[test]

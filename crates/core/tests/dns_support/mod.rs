@@ -16,8 +16,7 @@ use hickory_proto::rr::{Name, RData, Record};
 /// One fixed origin for every virtual clock: tests only ever add durations to it.
 pub fn t0() -> Instant {
     static T0: OnceLock<Instant> = OnceLock::new();
-    #[allow(clippy::disallowed_methods)]
-    *T0.get_or_init(Instant::now)
+    *T0.get_or_init(anysock_testkit::clock_origin)
 }
 
 /// `t0() + ms` milliseconds.
