@@ -410,11 +410,13 @@ pub struct DnsQuery {
     attempts: usize,
     edns0: bool,
     rtype: RecordType,
-    candidates: Vec<String>,
+    candidates: Candidates,
     candidate: usize,
-    /// The name being asked now (a candidate or a CNAME target), ASCII, no trailing dot.
-    qname: String,
-    qname_wire: Vec<u8>,
+    /// The CNAME target being asked now, if any; otherwise the current candidate is (see
+    /// [`qname`](Self::qname)). ASCII, no trailing dot.
+    cname_target: Option<String>,
+    /// The name being asked now in wire form.
+    qname_wire: name::WireName,
     chain: Vec<CnameLink>,
     rng: SplitMix64,
     start: usize,
@@ -454,6 +456,7 @@ impl DnsQuery {
     ) -> Result<Self, NameError> {
         let ascii = name_to_ascii(name)?;
         let candidates = search_candidates(config, ascii);
+        let qname_wire = name::WireName::new(&candidates[0]).ok_or(NameError::NameTooLong)?;
         let mut rng = SplitMix64::new(random);
         let servers = config.nameservers_shared();
         let start = if config.rotate() {
@@ -470,8 +473,8 @@ impl DnsQuery {
             rtype,
             candidates,
             candidate: 0,
-            qname: String::new(),
-            qname_wire: Vec::new(),
+            cname_target: None,
+            qname_wire,
             chain: Vec::new(),
             rng,
             start,
@@ -484,8 +487,8 @@ impl DnsQuery {
             negatives: Negatives::default(),
             stats: DnsStats::default(),
         };
-        let first = q.candidates[0].clone();
-        q.start_question(now, first);
+        q.plan_pos = 0;
+        q.send_next_try(now);
         Ok(q)
     }
 
@@ -495,7 +498,8 @@ impl DnsQuery {
         self.rtype
     }
 
-    /// The names this query tries, in order (ASCII, no trailing dot).
+    /// The names this query tries, in order (ASCII, no trailing dot). Once the query has been
+    /// answered, the answered name has moved into the answer ([`DnsAnswer::name`]) and is empty here.
     #[must_use]
     pub fn candidates(&self) -> &[String] {
         &self.candidates
@@ -656,7 +660,7 @@ impl DnsQuery {
         if !h.is_response || !h.is_query_opcode {
             return None;
         }
-        wire::check_question(msg, h, &self.qname_wire, self.rtype.code())
+        wire::check_question(msg, h, self.qname_wire.as_bytes(), self.rtype.code())
     }
 
     /// The per-try timeout of `round`, glibc's schedule: round 0 gives each server the base timeout;
@@ -672,15 +676,26 @@ impl DnsQuery {
             .min(MAX_TIMEOUT)
     }
 
-    fn start_question(&mut self, now: Instant, name: String) {
+    /// The name being asked now: a CNAME target, or the current search candidate.
+    fn qname(&self) -> &str {
+        asked(&self.cname_target, &self.candidates, self.candidate)
+    }
+
+    /// Asks the next question: the search candidate `next` if `cname_target` is `None`, else that
+    /// CNAME target. Both are valid names (checked before they get here); one that is not ends the
+    /// query as malformed instead of panicking.
+    fn start_question(&mut self, now: Instant, next: usize, cname_target: Option<String>) {
         // The last question's tries go to the report, under the name they asked.
-        let asked = &self.qname;
+        let asked = asked(&self.cname_target, &self.candidates, self.candidate);
         let servers = &self.servers;
         self.past
             .extend(self.tries.drain(..).map(|t| t.report(servers, asked)));
-        self.qname_wire.clear();
-        name::write_wire_name(&mut self.qname_wire, &name);
-        self.qname = name;
+        self.candidate = next;
+        self.cname_target = cname_target;
+        match name::WireName::new(self.qname()) {
+            Some(w) => self.qname_wire = w,
+            None => return self.fail(DnsErrorKind::Malformed),
+        }
         self.plan_pos = 0;
         self.send_next_try(now);
     }
@@ -709,7 +724,7 @@ impl DnsQuery {
     ) {
         let id = self.rng.next_u16();
         let tcp = transport == Transport::Tcp;
-        let payload = wire::build_query(id, &self.qname_wire, self.rtype, edns, tcp);
+        let payload = wire::build_query(id, self.qname_wire.as_bytes(), self.rtype, edns, tcp);
         if tcp {
             self.stats.tcp_sent += 1;
         } else {
@@ -802,13 +817,14 @@ impl DnsQuery {
             } => {
                 self.tries[idx].outcome = TryOutcome::Answered;
                 self.chain.extend(chain);
-                // The query ends here: its current name is not needed any more.
-                let canonical_name = match canonical {
-                    Some(c) => c,
-                    None => std::mem::take(&mut self.qname),
+                // The query ends here: the candidate asked moves into the answer.
+                let name = std::mem::take(&mut self.candidates[self.candidate]);
+                let canonical_name = match (canonical, self.cname_target.take()) {
+                    (Some(c), _) | (None, Some(c)) => c,
+                    (None, None) => name.clone(),
                 };
                 let answer = DnsAnswer {
-                    name: self.candidates[self.candidate].clone(),
+                    name,
                     rtype: self.rtype,
                     canonical_name,
                     cname_chain: std::mem::take(&mut self.chain),
@@ -854,7 +870,7 @@ impl DnsQuery {
                 if target.contains('\\') || name::check_ascii_name(&target).is_err() {
                     return self.fail(DnsErrorKind::Malformed);
                 }
-                self.start_question(now, target);
+                self.start_question(now, self.candidate, Some(target));
             }
         }
     }
@@ -894,10 +910,8 @@ impl DnsQuery {
             _ => {}
         }
         if self.candidate + 1 < self.candidates.len() {
-            self.candidate += 1;
             self.chain.clear();
-            let next = self.candidates[self.candidate].clone();
-            self.start_question(now, next);
+            self.start_question(now, self.candidate + 1, None);
             return;
         }
         let kind = if self.negatives.nodata {
@@ -913,7 +927,7 @@ impl DnsQuery {
     fn fail(&mut self, kind: DnsErrorKind) {
         let err = DnsError {
             kind,
-            name: self.qname.clone(),
+            name: self.qname().to_owned(),
             tries: Vec::new(),
         };
         self.finish(DnsEvent::Failed(err));
@@ -922,7 +936,8 @@ impl DnsQuery {
     fn finish(&mut self, mut event: DnsEvent) {
         debug_assert!(!self.done, "a DnsQuery ends once");
         if let DnsEvent::Failed(e) = &mut event {
-            let (asked, servers) = (&self.qname, &self.servers);
+            let asked = asked(&self.cname_target, &self.candidates, self.candidate);
+            let servers = &self.servers;
             let mut tries = std::mem::take(&mut self.past);
             tries.extend(self.tries.iter().map(|t| t.report(servers, asked)));
             e.tries = tries;
@@ -952,13 +967,50 @@ fn same_server(server: SocketAddr, from: SocketAddr) -> bool {
 }
 
 /// The names to try for `ascii` (output of `name_to_ascii`), glibc `res_search` order.
-fn search_candidates(config: &DnsConfig, mut ascii: String) -> Vec<String> {
+/// The name a query is asking: its CNAME target if it has one, else its current candidate (a free
+/// function so that the query's other fields stay free to borrow).
+fn asked<'a>(
+    cname_target: &'a Option<String>,
+    candidates: &'a [String],
+    candidate: usize,
+) -> &'a str {
+    cname_target.as_deref().unwrap_or(&candidates[candidate])
+}
+
+/// The names a query tries. Nearly always one (no search list applies), kept without a list.
+#[derive(Debug)]
+enum Candidates {
+    One(String),
+    /// At least one name.
+    Many(Vec<String>),
+}
+
+impl std::ops::Deref for Candidates {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        match self {
+            Candidates::One(name) => std::slice::from_ref(name),
+            Candidates::Many(names) => names,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Candidates {
+    fn deref_mut(&mut self) -> &mut [String] {
+        match self {
+            Candidates::One(name) => std::slice::from_mut(name),
+            Candidates::Many(names) => names,
+        }
+    }
+}
+
+fn search_candidates(config: &DnsConfig, mut ascii: String) -> Candidates {
     if ascii.ends_with('.') {
         ascii.pop();
-        return vec![ascii];
+        return Candidates::One(ascii);
     }
     if config.search().is_empty() {
-        return vec![ascii];
+        return Candidates::One(ascii);
     }
     let dots = ascii.bytes().filter(|&b| b == b'.').count();
     let as_is_first = dots >= usize::from(config.ndots());
@@ -975,7 +1027,7 @@ fn search_candidates(config: &DnsConfig, mut ascii: String) -> Vec<String> {
     if !as_is_first {
         out.push(ascii);
     }
-    out
+    Candidates::Many(out)
 }
 
 #[cfg(test)]
@@ -1067,13 +1119,13 @@ mod tests {
     fn candidates_follow_res_search() {
         let c = cfg(1, 1000, &["a.example", "b.example"], 1);
         assert_eq!(
-            search_candidates(&c, "h".to_owned()),
+            *search_candidates(&c, "h".to_owned()),
             ["h.a.example", "h.b.example", "h"]
         );
         assert_eq!(
-            search_candidates(&c, "h.x".to_owned()),
+            *search_candidates(&c, "h.x".to_owned()),
             ["h.x", "h.x.a.example", "h.x.b.example"]
         );
-        assert_eq!(search_candidates(&c, "h.x.".to_owned()), ["h.x"]);
+        assert_eq!(*search_candidates(&c, "h.x.".to_owned()), ["h.x"]);
     }
 }

@@ -114,13 +114,23 @@ pub(crate) fn check_ascii_name(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
     }
-    for label in name.split('.') {
-        if label.is_empty() {
-            return Err(NameError::EmptyLabel);
+    // One pass over the bytes, reporting the first bad label as a walk label by label would.
+    let mut label = 0usize;
+    for &c in name.as_bytes() {
+        if c == b'.' {
+            if label == 0 {
+                return Err(NameError::EmptyLabel);
+            }
+            label = 0;
+        } else {
+            label += 1;
+            if label > MAX_LABEL_LEN {
+                return Err(NameError::LabelTooLong);
+            }
         }
-        if label.len() > MAX_LABEL_LEN {
-            return Err(NameError::LabelTooLong);
-        }
+    }
+    if label == 0 {
+        return Err(NameError::EmptyLabel);
     }
     if wire_len(name) > MAX_NAME_WIRE_LEN {
         return Err(NameError::NameTooLong);
@@ -135,13 +145,64 @@ pub(crate) fn wire_len(name: &str) -> usize {
 }
 
 /// Appends the wire form of an ASCII name (no trailing dot, validated) to `out`.
+#[cfg(test)]
 pub(crate) fn write_wire_name(out: &mut Vec<u8>, name: &str) {
-    out.reserve(wire_len(name));
-    for label in name.split('.') {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label.as_bytes());
+    let w = WireName::new(name).expect("a valid name");
+    out.extend_from_slice(w.as_bytes());
+}
+
+/// The wire form of a question's name, kept inline: a query machine encodes its question once per
+/// name asked and compares every reply against it, with no allocation.
+#[derive(Clone)]
+pub(crate) struct WireName {
+    len: u8,
+    buf: [u8; MAX_NAME_WIRE_LEN],
+}
+
+impl WireName {
+    /// Encodes an ASCII name without a trailing dot. `None` if it is not a valid name: empty, with an
+    /// empty label, a label over 63 octets, or more than 255 octets in wire form.
+    pub(crate) fn new(name: &str) -> Option<Self> {
+        let text = name.as_bytes();
+        if text.is_empty() || text.len() + 2 > MAX_NAME_WIRE_LEN {
+            return None;
+        }
+        let mut buf = [0u8; MAX_NAME_WIRE_LEN];
+        // `buf[at]` is the length octet of the label being written; its bytes follow it.
+        let mut at = 0;
+        for (i, &c) in text.iter().enumerate() {
+            if c == b'.' {
+                let label = i + 1 - (at + 1);
+                if !(1..=MAX_LABEL_LEN).contains(&label) {
+                    return None;
+                }
+                buf[at] = label as u8;
+                at = i + 1;
+            } else {
+                buf[i + 1] = c;
+            }
+        }
+        let label = text.len() - at;
+        if !(1..=MAX_LABEL_LEN).contains(&label) {
+            return None;
+        }
+        buf[at] = label as u8;
+        // The root label (the zero octet) is already there, after the last label.
+        Some(WireName {
+            len: (text.len() + 2) as u8,
+            buf,
+        })
     }
-    out.push(0);
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for WireName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("WireName").field(&self.as_bytes()).finish()
+    }
 }
 
 /// Pointers followed before a name is declared a loop. A legal name has at most 127 labels, so no
@@ -321,6 +382,76 @@ pub(crate) fn decode_name(msg: &[u8], pos: usize) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The label-by-label definitions the one-pass versions must agree with.
+    fn reference_check(name: &str) -> Result<(), NameError> {
+        if name.is_empty() {
+            return Err(NameError::Empty);
+        }
+        for label in name.split('.') {
+            if label.is_empty() {
+                return Err(NameError::EmptyLabel);
+            }
+            if label.len() > MAX_LABEL_LEN {
+                return Err(NameError::LabelTooLong);
+            }
+        }
+        if name.len() + 2 > MAX_NAME_WIRE_LEN {
+            return Err(NameError::NameTooLong);
+        }
+        Ok(())
+    }
+
+    fn reference_wire(name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for label in name.split('.') {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+        out
+    }
+
+    fn one_pass_agrees(name: &str) {
+        assert_eq!(check_ascii_name(name), reference_check(name), "{name:?}");
+        let wire = WireName::new(name);
+        match reference_check(name) {
+            Ok(()) => assert_eq!(
+                wire.map(|w| w.as_bytes().to_vec()),
+                Some(reference_wire(name))
+            ),
+            Err(_) => assert!(wire.is_none(), "{name:?}"),
+        }
+    }
+
+    #[test]
+    fn one_pass_name_checks_and_encoding_agree_with_label_walks() {
+        // Every name of up to 6 bytes over a small alphabet, then the limits.
+        let alphabet = [b'a', b'.', b'Z', b'-'];
+        for len in 0..=6u32 {
+            for mut n in 0..4usize.pow(len) {
+                let mut name = Vec::new();
+                for _ in 0..len {
+                    name.push(alphabet[n % 4]);
+                    n /= 4;
+                }
+                one_pass_agrees(std::str::from_utf8(&name).unwrap());
+            }
+        }
+        let l63 = "a".repeat(63);
+        for name in [
+            l63.clone(),
+            format!("{l63}a"),
+            format!("{l63}.{l63}.{l63}.{}", "b".repeat(61)), // 253 characters: the longest
+            format!("{l63}.{l63}.{l63}.{}", "b".repeat(62)),
+            format!("{l63}.{l63}.{l63}.{l63}"),
+            format!("x.{l63}a.."),
+            "a.".repeat(126) + "a",
+            "a.".repeat(127),
+        ] {
+            one_pass_agrees(&name);
+        }
+    }
+
     /// The fast path gives exactly what UTS 46 gives, for every name it takes.
     fn fast_path_agrees(name: &str) {
         if let Some(fast) = plain_ascii_lowercase(name) {
@@ -368,6 +499,11 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn one_pass_name_functions_agree_on_any_text(name in "[a-c.]{0,70}|[a.]{240,260}") {
+            one_pass_agrees(&name);
+        }
+
         /// Comparing two names of one message (the shortcut) gives what comparing them across two
         /// copies of it gives (label by label), for any bytes: pointers, loops, truncation.
         #[test]

@@ -132,10 +132,19 @@ pub(crate) fn check_question(
     if h.qdcount != 1 {
         return None;
     }
-    let end = walk_name(msg, HEADER_LEN, |_| {})?;
-    if !names_equal(msg, HEADER_LEN, qname_wire, 0) {
-        return None;
-    }
+    // Nearly every server echoes the question uncompressed: then it is our name exactly when the
+    // bytes match, letters in any case (length octets are at most 63, below every letter, so a
+    // case-insensitive match of those is exact). Anything else takes the label-by-label walk.
+    let end = match msg.get(HEADER_LEN..HEADER_LEN + qname_wire.len()) {
+        Some(q) if q.eq_ignore_ascii_case(qname_wire) => HEADER_LEN + qname_wire.len(),
+        _ => {
+            let end = walk_name(msg, HEADER_LEN, |_| {})?;
+            if !names_equal(msg, HEADER_LEN, qname_wire, 0) {
+                return None;
+            }
+            end
+        }
+    };
     if u16_at(msg, end)? != qtype || u16_at(msg, end + 2)? != CLASS_IN {
         return None;
     }
@@ -517,5 +526,66 @@ mod tests {
         let mut other = Vec::new();
         super::super::name::write_wire_name(&mut other, "y.example");
         assert_eq!(check_question(&q, &h, &other, rtype::A), None);
+    }
+
+    /// The question check without the byte-compare fast path: a label-by-label walk.
+    fn check_question_by_walk(msg: &[u8], qname_wire: &[u8], qtype: u16) -> Option<usize> {
+        let end = walk_name(msg, HEADER_LEN, |_| {})?;
+        if !names_equal(msg, HEADER_LEN, qname_wire, 0) {
+            return None;
+        }
+        if u16_at(msg, end)? != qtype || u16_at(msg, end + 2)? != CLASS_IN {
+            return None;
+        }
+        Some(end + 4)
+    }
+
+    proptest::proptest! {
+        /// The fast path decides exactly as the walk does: echoed questions in any case, questions
+        /// that are a pointer (to a copy of the name placed after them), truncated and mangled ones.
+        #[test]
+        fn question_fast_path_agrees_with_the_walk(
+            name in "[a-cA-C]{1,3}(\\.[a-cA-C]{1,3}){0,2}",
+            other in "[a-c]{1,3}(\\.[a-c]{1,3}){0,2}",
+            same in proptest::bool::weighted(0.8),
+            qtype in proptest::sample::select(vec![rtype::A, rtype::AAAA]),
+            form in 0u8..4,
+            cut in 0usize..40,
+            flip in proptest::option::of((0usize..16, proptest::num::u8::ANY)),
+        ) {
+            let mut msg = query(7, &name, RecordType::A, false, false);
+            msg[2] |= 0x80;
+            if qtype == rtype::AAAA {
+                let n = msg.len();
+                msg[n - 3] = 28;
+            }
+            match form {
+                // The question's name as a pointer to a copy of it after the question.
+                1 => {
+                    let mut wire = Vec::new();
+                    super::super::name::write_wire_name(&mut wire, &name.to_ascii_lowercase());
+                    let tail = msg.split_off(HEADER_LEN + wire.len());
+                    msg.truncate(HEADER_LEN);
+                    let at = HEADER_LEN + 2 + tail.len();
+                    msg.extend_from_slice(&[0xc0 | (at >> 8) as u8, at as u8]);
+                    msg.extend_from_slice(&tail);
+                    msg.extend_from_slice(&wire);
+                }
+                2 => msg.truncate(cut.min(msg.len())),
+                3 => if let Some((at, b)) = flip {
+                    if let Some(x) = msg.get_mut(HEADER_LEN + at) { *x = b; }
+                },
+                _ => {}
+            }
+            let asked = if same { name.to_ascii_lowercase() } else { other };
+            let mut wire = Vec::new();
+            super::super::name::write_wire_name(&mut wire, &asked);
+            let fast = read_header(&msg).and_then(|h| check_question(&msg, &h, &wire, qtype));
+            let walk = read_header(&msg).and_then(|h| {
+                if h.qdcount != 1 { return None; }
+                check_question_by_walk(&msg, &wire, qtype)
+            });
+            proptest::prop_assert_eq!(fast, walk);
+        }
     }
 }
