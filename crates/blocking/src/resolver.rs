@@ -157,13 +157,15 @@ impl Resolver {
             .family(family)
             .socktype(socktype);
         let config = self.resolve_config(None, request.config_needs())?;
+        // The whole list is read at the end: no per-family batches.
         let plan = Resolve::new(request, &config, anysock_sys::random_u64())
-            .map_err(|error| Error::resolve(node, error))?;
+            .map_err(|error| Error::resolve(node, error))?
+            .without_target_events();
         let dns = self.dns_config()?;
         let plan_done = plan.is_finished();
         let mut r = Resolution::new(plan, &dns, now(), dns_seed(plan_done));
         match run(&mut r, |_| {})? {
-            Ok(()) => Ok(r.targets()),
+            Ok(()) => Ok(r.into_targets()),
             Err(e) => Err(Error::resolve(node, e).into()),
         }
     }

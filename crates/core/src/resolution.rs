@@ -422,6 +422,15 @@ impl Resolution {
         }
     }
 
+    /// [`targets`](Self::targets), consuming the machine (without a copy in the common case: see
+    /// [`Resolve::into_targets`]).
+    pub fn into_targets(self) -> Vec<Target> {
+        match self.planner {
+            Planner::Resolve(p) => p.into_targets(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Every address found so far, in final order (an [`InetAton`] planner; empty otherwise).
     pub fn addresses(&self) -> Vec<IpAddr> {
         match &self.planner {

@@ -63,6 +63,7 @@
 //!   (B23 fix).
 
 use core::fmt;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::Arc;
@@ -687,12 +688,12 @@ pub fn order_srv_seeded(records: Vec<SrvRecord>, seed: u64) -> Vec<SrvRecord> {
 pub struct Resolve {
     socktype: SockType,
     protocol: u8,
-    /// The canonical protocol name for SRV query names (`_http._tcp`).
-    proto_name: String,
+    /// The canonical protocol name for SRV query names (`_http._tcp`); borrowed for tcp and udp.
+    proto_name: Cow<'static, str>,
     /// Port for the plain-name fallback when SRV has no records.
     port: u16,
-    /// The node, normalised, for the SRV fallback job.
-    node: String,
+    /// The node, normalised, for the SRV fallback job (shared with its job and queries).
+    node: Option<Arc<str>>,
     families: &'static [Family],
     hosts: Arc<HostsFile>,
     hosts_policy: HostsPolicy,
@@ -704,11 +705,17 @@ pub struct Resolve {
     pending: Vec<Pending>,
     next_id: u32,
     queries: VecDeque<Query>,
+    /// The Targets batches not yet taken.
     events: VecDeque<ResolveEvent>,
+    /// The final result once known, handed out after every batch (kept apart from the batches: an
+    /// address resolution without batches needs no queue at all).
+    done: Option<Result<(), ResolveError>>,
     /// Every emitted target, in the order emitted; each slot knows its range. Also the
     /// de-duplication list (targets are few; a linear scan is cheapest).
     emitted: Vec<Target>,
     emitted_any: bool,
+    /// Whether targets are also handed out as [`ResolveEvent::Targets`] batches.
+    batches: bool,
     /// The target of a `unix/` request.
     unix: Option<Target>,
     failures: Failures,
@@ -729,8 +736,8 @@ struct Job {
     level: u16,
     meta: TargetMeta,
     port: u16,
-    /// The name (normalised: lowercase, no trailing dot) for hosts lookups; empty for literals.
-    name: String,
+    /// The name (normalised: lowercase, no trailing dot) for hosts lookups; `None` for literals.
+    name: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -808,7 +815,7 @@ impl Resolve {
             .unwrap_or_else(|| ProtocolDb::builtin());
         let (proto_name, protocol) = protocols
             .getprotobyname(proto_text)
-            .map(|p| (p.name.to_ascii_lowercase(), p.number))
+            .map(|p| (canonical_protocol_name(p.name), p.number))
             .ok_or(ResolveError::UnknownProtocol)?;
         let socktype = request.socktype.unwrap_or(default_socktype(protocol));
 
@@ -817,7 +824,7 @@ impl Resolve {
             protocol,
             proto_name,
             port: 0,
-            node: String::new(),
+            node: None,
             families: &[],
             hosts: Arc::clone(&config.hosts),
             hosts_policy: config.hosts_policy,
@@ -828,8 +835,10 @@ impl Resolve {
             next_id: 0,
             queries: VecDeque::new(),
             events: VecDeque::new(),
+            done: None,
             emitted: Vec::new(),
             emitted_any: false,
+            batches: true,
             unix: None,
             failures: Failures::default(),
             srv_pending: false,
@@ -892,13 +901,17 @@ impl Resolve {
                 // "unix/" was handled above; parse_address knows nothing else.
                 _ => return Err(ResolveError::InvalidName(NameError::BadChar { at: 0 })),
             };
-            r.add_ready_job(0, TargetMeta::default(), port, String::new(), &[ip]);
+            r.add_ready_job(0, TargetMeta::default(), port, None, &[ip]);
             r.flush();
             return Ok(r);
         }
         validate_name(&node)?;
-        let key = node.strip_suffix('.').unwrap_or(&node).to_owned();
-        r.node = node;
+        // One shared copy of the name for the job (hosts lookups: no trailing dot) and the questions.
+        let node: Arc<str> = Arc::from(node);
+        let key = match node.strip_suffix('.') {
+            Some(body) => Arc::from(body),
+            None => Arc::clone(&node),
+        };
 
         // 6. localhost (RFC 6761; B20 fix): loopback, no DNS, no hosts file, no SRV.
         if is_localhost(&key) {
@@ -906,7 +919,7 @@ impl Resolve {
                 0,
                 TargetMeta::default(),
                 port,
-                key,
+                Some(key),
                 &[Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()],
             );
             r.flush();
@@ -916,17 +929,30 @@ impl Resolve {
         // 7. SRV, unless the hosts file answers the node first.
         let hosts_first_hit = r.hosts_policy == HostsPolicy::First && r.hosts.contains(&key);
         if let (Some(service), false, false) = (srv_name, hosts_first_hit, r.families.is_empty()) {
-            let name = format!("_{service}._{}.{}", r.proto_name, r.node);
+            let name = format!("_{service}._{}.{node}", r.proto_name);
+            r.node = Some(node);
             r.srv_pending = true;
             r.send(Arc::from(name), QueryType::Srv);
             return Ok(r);
         }
 
         // 8. The plain name.
-        let query_name = r.node.clone();
-        r.add_name_job(0, TargetMeta::default(), port, key, query_name);
+        r.add_name_job(0, TargetMeta::default(), port, key, node);
         r.flush();
         Ok(r)
+    }
+
+    /// Turns off the [`ResolveEvent::Targets`] events: `Done` is the only event, and the answer is read
+    /// from [`targets`](Self::targets) after it. For a caller that wants the whole list rather than a
+    /// stream (an adapter's `resolve_sockaddr`), this saves building a list per family. Batches
+    /// already queued by [`new`](Self::new) (literals, `localhost`, `unix/`) are dropped; `targets`
+    /// has them.
+    #[must_use]
+    pub fn without_target_events(mut self) -> Self {
+        self.batches = false;
+        self.events
+            .retain(|e| !matches!(e, ResolveEvent::Targets { .. }));
+        self
     }
 
     /// The next DNS question to send, if any. Drain after `new` and after every `handle_answer`.
@@ -936,7 +962,9 @@ impl Resolve {
 
     /// The next output, if any. Drain after `new` and after every `handle_answer`.
     pub fn poll_event(&mut self) -> Option<ResolveEvent> {
-        self.events.pop_front()
+        self.events
+            .pop_front()
+            .or_else(|| self.done.take().map(ResolveEvent::Done))
     }
 
     /// True once [`ResolveEvent::Done`] has been queued (it may still be waiting in `poll_event`).
@@ -954,6 +982,28 @@ impl Resolve {
             }
         }
         out
+    }
+
+    /// [`targets`](Self::targets), consuming the planner: when the targets were emitted in their final
+    /// order (always, unless SRV levels or families finished out of order), the list is handed over
+    /// without a copy.
+    pub fn into_targets(self) -> Vec<Target> {
+        if self.unix.is_some() {
+            return self.targets();
+        }
+        let mut next = 0;
+        for s in &self.slots {
+            if let SlotState::Emitted { start, end } = s.state {
+                if start != next {
+                    return self.targets();
+                }
+                next = end;
+            }
+        }
+        if next != self.emitted.len() {
+            return self.targets();
+        }
+        self.emitted
     }
 
     /// Feeds the answer to the query `id`. An unknown id, or a second answer for the same id, is ignored
@@ -1010,7 +1060,8 @@ impl Resolve {
                         addrs.clone().unwrap_or_default()
                     };
                     if list.is_empty() && self.hosts_policy == HostsPolicy::Fallback {
-                        list = self.hosts_addrs(&self.jobs[self.slots[i].job].name, family);
+                        list =
+                            self.hosts_addrs(self.jobs[self.slots[i].job].name.as_deref(), family);
                     }
                     self.slots[i].state = SlotState::Ready(list);
                 }
@@ -1028,16 +1079,19 @@ impl Resolve {
             _ => Vec::new(),
         };
         if records.is_empty() {
-            let key = self.node.strip_suffix('.').unwrap_or(&self.node).to_owned();
-            let name = self.node.clone();
-            self.add_name_job(0, TargetMeta::default(), self.port, key, name);
+            if let Some(node) = self.node.take() {
+                let key = match node.strip_suffix('.') {
+                    Some(body) => Arc::from(body),
+                    None => Arc::clone(&node),
+                };
+                self.add_name_job(0, TargetMeta::default(), self.port, key, node);
+            }
             return;
         }
         // RFC 2782: a lone "." target means "decidedly not available"; "." among others is ignored.
         let records: Vec<SrvRecord> = records.into_iter().filter(|r| !r.is_root()).collect();
         if records.is_empty() {
-            self.events
-                .push_back(ResolveEvent::Done(Err(ResolveError::ServiceNotOffered)));
+            self.done = Some(Err(ResolveError::ServiceNotOffered));
             self.state = State::Finished;
             return;
         }
@@ -1052,21 +1106,27 @@ impl Resolve {
             if validate_name(&target).is_err() {
                 continue;
             }
-            let key = target.strip_suffix('.').unwrap_or(&target).to_owned();
+            let key: Arc<str> = Arc::from(target.strip_suffix('.').unwrap_or(&target));
             if is_localhost(&key) {
                 let ips = [Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()];
-                self.add_ready_job(rec.priority, meta, rec.port, key, &ips);
+                self.add_ready_job(rec.priority, meta, rec.port, Some(key), &ips);
                 continue;
             }
             // SRV targets are absolute names: no search list.
-            let query_name = format!("{key}.");
+            let query_name = Arc::from(format!("{key}."));
             self.add_name_job(rec.priority, meta, rec.port, key, query_name);
         }
     }
 
     // --- building the plan ---
 
-    fn add_job(&mut self, level: u16, meta: TargetMeta, port: u16, name: String) -> usize {
+    fn add_job(
+        &mut self,
+        level: u16,
+        meta: TargetMeta,
+        port: u16,
+        name: Option<Arc<str>>,
+    ) -> usize {
         self.jobs.push(Job {
             level,
             meta,
@@ -1108,7 +1168,7 @@ impl Resolve {
         level: u16,
         meta: TargetMeta,
         port: u16,
-        name: String,
+        name: Option<Arc<str>>,
         ips: &[IpAddr],
     ) {
         let job = self.add_job(level, meta, port, name);
@@ -1123,16 +1183,15 @@ impl Resolve {
         level: u16,
         meta: TargetMeta,
         port: u16,
-        key: String,
-        query_name: String,
+        key: Arc<str>,
+        query_name: Arc<str>,
     ) {
-        // One shared copy of the question for every family's query (and their records).
-        let query_name: Arc<str> = Arc::from(query_name);
+        // `query_name` is shared by every family's query (and their records).
         let hosts_first = self.hosts_policy == HostsPolicy::First && self.hosts.contains(&key);
-        let job = self.add_job(level, meta, port, key);
+        let job = self.add_job(level, meta, port, Some(key));
         for &f in self.families {
             if hosts_first {
-                let list = self.hosts_addrs(&self.jobs[job].name, f);
+                let list = self.hosts_addrs(self.jobs[job].name.as_deref(), f);
                 self.insert_slot(job, f, SlotState::Ready(list));
             } else {
                 let qtype = if f == Family::V4 {
@@ -1166,10 +1225,10 @@ impl Resolve {
         id
     }
 
-    fn hosts_addrs(&self, name: &str, family: Family) -> Vec<IpAddr> {
-        if self.hosts_policy == HostsPolicy::Ignore || name.is_empty() {
+    fn hosts_addrs(&self, name: Option<&str>, family: Family) -> Vec<IpAddr> {
+        let Some(name) = name.filter(|_| self.hosts_policy != HostsPolicy::Ignore) else {
             return Vec::new();
-        }
+        };
         let e = self.hosts.lookup(name);
         match family {
             Family::V4 => e.v4.iter().map(|&a| IpAddr::V4(a)).collect(),
@@ -1242,7 +1301,8 @@ impl Resolve {
                     }
                 }
                 let end = self.emitted.len();
-                if end > start {
+                self.emitted_any |= end > start;
+                if end > start && self.batches {
                     match &mut batch {
                         Some((f, list)) if *f == family => {
                             list.extend_from_slice(&self.emitted[start..end]);
@@ -1273,7 +1333,6 @@ impl Resolve {
     }
 
     fn push_batch(&mut self, family: Family, targets: Vec<Target>) {
-        self.emitted_any = true;
         self.events
             .push_back(ResolveEvent::Targets { family, targets });
     }
@@ -1287,7 +1346,7 @@ impl Resolve {
         } else {
             Err(self.failures.error())
         };
-        self.events.push_back(ResolveEvent::Done(result));
+        self.done = Some(result);
         self.state = State::Finished;
     }
 }
@@ -1409,6 +1468,17 @@ fn parse_service(
         }
         // `Service::parse` gives no paths; anything else is not a service for an IP host.
         _ => Err(ResolveError::BadService(ServiceError::Empty)),
+    }
+}
+
+/// A protocol's name as SRV query names spell it: lowercase; tcp and udp without an allocation.
+fn canonical_protocol_name(name: &str) -> Cow<'static, str> {
+    if name.eq_ignore_ascii_case("tcp") {
+        Cow::Borrowed("tcp")
+    } else if name.eq_ignore_ascii_case("udp") {
+        Cow::Borrowed("udp")
+    } else {
+        Cow::Owned(name.to_ascii_lowercase())
     }
 }
 

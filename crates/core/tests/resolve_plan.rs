@@ -73,9 +73,28 @@ struct Trace {
 }
 
 /// Answers every query as soon as it is polled (FIFO), draining events after each answer.
+/// Also runs the request again without Targets events and checks that it asks the same questions and
+/// ends with the same list and result, with no batch.
 fn run(req: ResolveRequest<'_>, config: &ResolveConfig, dns: &Dns) -> Trace {
     let mut r = Resolve::new(req, config, 1).expect("request accepted");
-    drive(&mut r, dns)
+    let trace = drive(&mut r, dns);
+    let mut quiet = Resolve::new(req, config, 1)
+        .expect("request accepted")
+        .without_target_events();
+    let q = drive(&mut quiet, dns);
+    let moved: Vec<String> = quiet
+        .into_targets()
+        .iter()
+        .map(|t| t.addr.to_string())
+        .collect();
+    assert_eq!(moved, trace.targets, "into_targets");
+    assert!(q.batches.is_empty(), "batches without target events: {q:?}");
+    assert_eq!(
+        (&q.queries, &q.targets, &q.done),
+        (&trace.queries, &trace.targets, &trace.done),
+        "without target events"
+    );
+    trace
 }
 
 fn drive(r: &mut Resolve, dns: &Dns) -> Trace {
@@ -1279,4 +1298,51 @@ proptest::proptest! {
             proptest::prop_assert!(!plain, "a plain literal request was not answered");
         }
     }
+}
+
+/// Answers arriving in every order, for one and for two SRV levels: `into_targets` always equals
+/// `targets`, whether the targets were emitted in their final order (handed over) or not (copied).
+#[test]
+fn into_targets_equals_targets_for_any_answer_order() {
+    let dns = Dns::default()
+        .srv(
+            "_http._tcp.multi.example",
+            &[(10, 1, 80, "a.example"), (20, 1, 81, "b.example")],
+        )
+        .a("a.example.", &["192.0.2.10"])
+        .aaaa("a.example.", &["2001:db8::10"])
+        .a("b.example.", &["192.0.2.20"])
+        .aaaa("b.example.", &["2001:db8::20"])
+        .a("plain.example", &["192.0.2.1"])
+        .aaaa("plain.example", &["2001:db8::1"]);
+    let mut out_of_order = 0;
+    for (node, service) in [("plain.example", "80"), ("multi.example", "http")] {
+        for reverse in [false, true] {
+            let mut r = Resolve::new(
+                ResolveRequest::new(node, Some(service)),
+                &ResolveConfig::default(),
+                1,
+            )
+            .unwrap()
+            .without_target_events();
+            // Answer whatever is outstanding, newest or oldest first, until nothing is asked.
+            let mut asked: Vec<_> = std::iter::from_fn(|| r.poll_query()).collect();
+            while !asked.is_empty() {
+                let q = if reverse {
+                    asked.pop()
+                } else {
+                    Some(asked.remove(0))
+                }
+                .unwrap();
+                r.handle_answer(q.id, dns.answer(&q.name, q.qtype));
+                asked.extend(std::iter::from_fn(|| r.poll_query()));
+            }
+            assert_eq!(r.poll_event(), Some(ResolveEvent::Done(Ok(()))));
+            let listed = r.targets();
+            let families: Vec<_> = listed.iter().map(|t| t.family()).collect();
+            out_of_order += usize::from(reverse && families.first() == Some(&Family::V6));
+            assert_eq!(r.into_targets(), listed, "{node} reverse={reverse}");
+        }
+    }
+    assert!(out_of_order > 0, "some run answered A before AAAA");
 }

@@ -158,12 +158,14 @@ impl Resolver {
         let config = self.resolve_config(None, request.config_needs())?;
         // One OS seed, split: the planner's SRV draws and the DNS machines' ids.
         let mut rng = SplitMix64::new(anysock_sys::random_u64());
+        // The whole list is read at the end: no per-family batches.
         let plan = Resolve::new(request, &config, rng.next_u64())
-            .map_err(|error| Error::resolve(node, error))?;
+            .map_err(|error| Error::resolve(node, error))?
+            .without_target_events();
         let r = Resolution::new(plan, &self.dns_config()?, now(), rng.next_u64());
         let (r, _, result) = run(r, false).await;
         result.map_err(|e| Error::resolve(node, e))?;
-        Ok(r.targets())
+        Ok(r.into_targets())
     }
 
     /// `inet_aton`: the addresses of `name` (an IP literal in any AnyEvent form, `localhost`, a hosts
