@@ -156,6 +156,7 @@ impl<'a> ResolveRequest<'a> {
     pub fn config_needs(&self) -> ConfigNeeds {
         let literal = self.node == "unix/"
             || (self.node.is_ascii()
+                && may_be_ip_literal(self.node)
                 && matches!(
                     parse_address(self.node),
                     Ok(Address::V4(_) | Address::V6(_))
@@ -189,7 +190,11 @@ impl ResolveRequest<'_> {
     /// assert!(ResolveRequest::new("db.internal", Some("80")).literal_target(&config).is_none());
     /// ```
     pub fn literal_target(&self, config: &ResolveConfig) -> Option<Target> {
-        if self.family.is_some() || !self.node.is_ascii() || !builtin_protocol(self.protocol) {
+        if self.family.is_some()
+            || !self.node.is_ascii()
+            || !builtin_protocol(self.protocol)
+            || !may_be_ip_literal(self.node)
+        {
             return None;
         }
         let port = match Service::parse(self.service?) {
@@ -894,7 +899,10 @@ impl Resolve {
         } else {
             &node
         };
-        if let Ok(addr) = parse_address(literal_text) {
+        let literal = may_be_ip_literal(literal_text)
+            .then(|| parse_address(literal_text).ok())
+            .flatten();
+        if let Some(addr) = literal {
             let ip = match addr {
                 Address::V4(a) => IpAddr::V4(a),
                 Address::V6(a) => IpAddr::V6(a),
@@ -1471,6 +1479,17 @@ fn parse_service(
     }
 }
 
+/// Whether `text` may be an IP literal, so that host names skip the address parsers: every IPv6 form
+/// has a `:`, and every IPv4 form [`parse_address`] takes (hexadecimal `0x` parts included; like
+/// AnyEvent it rejects `0X`) is made of hex digits, `x` and dots. A name with any other letter
+/// (nearly every name) is no literal.
+fn may_be_ip_literal(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.contains(&b':')
+        || b.iter()
+            .all(|&c| c.is_ascii_hexdigit() || matches!(c, b'.' | b'x'))
+}
+
 /// A protocol's name as SRV query names spell it: lowercase; tcp and udp without an allocation.
 fn canonical_protocol_name(name: &str) -> Cow<'static, str> {
     if name.eq_ignore_ascii_case("tcp") {
@@ -1541,6 +1560,64 @@ mod tests {
         check::<InetAton>();
         check::<ResolveConfig>();
         check::<HostsFile>();
+    }
+
+    /// `may_be_ip_literal` only ever turns away text that `parse_address` rejects (or reads as
+    /// `unix/`, which the callers handle first).
+    fn no_literal_is_turned_away(text: &str) {
+        if !may_be_ip_literal(text) {
+            assert!(
+                !matches!(parse_address(text), Ok(Address::V4(_) | Address::V6(_))),
+                "{text:?} is a literal"
+            );
+        }
+    }
+
+    #[test]
+    fn the_literal_precheck_keeps_every_literal() {
+        // Every text of up to 5 bytes over the characters that matter, then known forms.
+        let alphabet = b"0178afxXg.:[]% z";
+        for len in 0..=5u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                let mut t = Vec::new();
+                for _ in 0..len {
+                    t.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                no_literal_is_turned_away(std::str::from_utf8(&t).unwrap());
+            }
+        }
+        for t in [
+            "127.0.0.1",
+            "0x7f.1",
+            "0X7F.0.0.1",
+            "017700000001",
+            "4294967295",
+            "0xffffffff",
+            "::1",
+            "[::1]",
+            "fe80::1%eth0",
+            "::ffff:127.0.0.1",
+            "1:2:3:4:5:6:7:8",
+            "unix/",
+            "localhost",
+            "h12.bench",
+            "127.0.0.1 ",
+            " 127.0.0.1",
+            "0xg",
+            "1.2.3.4.5",
+        ] {
+            no_literal_is_turned_away(t);
+        }
+        assert!(!may_be_ip_literal("h12.bench") && !may_be_ip_literal("www.example.org"));
+        assert!(may_be_ip_literal("0x7f.1") && may_be_ip_literal("fe80::1%eth0"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_literal_precheck_keeps_every_literal_in_any_text(t in "[0-9a-hxX.:%\\[\\] ]{0,24}|\\PC{0,12}") {
+            no_literal_is_turned_away(&t);
+        }
     }
 
     #[test]
