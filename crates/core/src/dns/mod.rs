@@ -966,7 +966,6 @@ fn same_server(server: SocketAddr, from: SocketAddr) -> bool {
     }
 }
 
-/// The names to try for `ascii` (output of `name_to_ascii`), glibc `res_search` order.
 /// The name a query is asking: its CNAME target if it has one, else its current candidate (a free
 /// function so that the query's other fields stay free to borrow).
 fn asked<'a>(
@@ -1004,6 +1003,7 @@ impl std::ops::DerefMut for Candidates {
     }
 }
 
+/// The names to try for `ascii` (output of `name_to_ascii`), glibc `res_search` order.
 fn search_candidates(config: &DnsConfig, mut ascii: String) -> Candidates {
     if ascii.ends_with('.') {
         ascii.pop();
