@@ -242,7 +242,6 @@ pub struct Resolution {
     rng: SplitMix64,
     next_token: u64,
     running: Vec<Running>,
-    transmits: VecDeque<(QueryToken, Transmit)>,
     events: VecDeque<ResolutionEvent>,
     finished: bool,
 }
@@ -258,7 +257,6 @@ impl Resolution {
             // planner events) so that none of them grows: every reallocation is a copy, and a
             // `running` list of four queries would be a large (consolidating) allocation.
             running: Vec::with_capacity(2),
-            transmits: VecDeque::with_capacity(2),
             events: VecDeque::with_capacity(8),
             finished: false,
         }
@@ -378,7 +376,6 @@ impl Resolution {
         if self.finished {
             return;
         }
-        self.transmits.clear();
         for mut r in self.running.drain(..) {
             r.record.ended = Some(now);
             r.record.tries = r.query.stats().udp_sent as usize + r.query.stats().tcp_sent as usize;
@@ -389,9 +386,12 @@ impl Resolution {
         self.events.push_back(ResolutionEvent::Cancelled);
     }
 
-    /// The next message to send, tagged with its query's token.
+    /// The next message to send, tagged with its query's token. Each query keeps its own transmits
+    /// (first in, first out), so an ended query's unsent ones go with it.
     pub fn poll_transmit(&mut self) -> Option<(QueryToken, Transmit)> {
-        self.transmits.pop_front()
+        self.running
+            .iter_mut()
+            .find_map(|r| r.query.poll_transmit().map(|t| (r.token, t)))
     }
 
     /// The next event.
@@ -501,19 +501,13 @@ impl Resolution {
         removed
     }
 
-    /// Moves query `i`'s transmits out and, if it ended, hands its outcome on. Returns true if it
-    /// ended (and was removed with `swap_remove`).
+    /// If query `i` ended, hands its outcome on. Returns true if it ended (and was removed with
+    /// `swap_remove`, with any transmit it had not handed out).
     fn collect(&mut self, now: Instant, i: usize) -> bool {
-        let r = &mut self.running[i];
-        while let Some(t) = r.query.poll_transmit() {
-            self.transmits.push_back((r.token, t));
-        }
-        let Some(ev) = r.query.poll_event() else {
+        let Some(ev) = self.running[i].query.poll_event() else {
             return false;
         };
         let mut r = self.running.swap_remove(i);
-        let token = r.token;
-        self.transmits.retain(|(t, _)| *t != token);
         let stats = r.query.stats();
         r.record.tries = stats.udp_sent as usize + stats.tcp_sent as usize;
         r.record.ended = Some(now);
@@ -606,7 +600,6 @@ impl Resolution {
                         self.events
                             .push_back(ResolutionEvent::QueryFinished(r.record));
                     }
-                    self.transmits.clear();
                     self.finished = true;
                     self.events.push_back(ResolutionEvent::Done(result));
                     break;
