@@ -707,9 +707,11 @@ pub struct Resolve {
     jobs: Vec<Job>,
     /// In final order: (SRV level, family rank, job index).
     slots: Vec<Slot>,
+    /// The questions not answered yet, in the order asked; the first `polled` have been handed out by
+    /// `poll_query` (one list for both: no second allocation per resolution).
     pending: Vec<Pending>,
+    polled: usize,
     next_id: u32,
-    queries: VecDeque<Query>,
     /// The Targets batches not yet taken.
     events: VecDeque<ResolveEvent>,
     /// The final result once known, handed out after every batch (kept apart from the batches: an
@@ -837,8 +839,8 @@ impl Resolve {
             jobs: Vec::new(),
             slots: Vec::new(),
             pending: Vec::new(),
+            polled: 0,
             next_id: 0,
-            queries: VecDeque::new(),
             events: VecDeque::new(),
             done: None,
             emitted: Vec::new(),
@@ -890,7 +892,7 @@ impl Resolve {
         r.port = port;
 
         // 4. The node: IDN, case, validity.
-        let node = normalise_node(request.node)?;
+        let node = normalise_node_shared(request.node)?;
 
         // 5. Literals answer at once. ASCII text is parsed as given (AnyEvent rejects `0X7f.1`, and
         // lowercasing must not make it a literal); IDN text after conversion (as AnyEvent does).
@@ -915,7 +917,6 @@ impl Resolve {
         }
         validate_name(&node)?;
         // One shared copy of the name for the job (hosts lookups: no trailing dot) and the questions.
-        let node: Arc<str> = Arc::from(node);
         let key = match node.strip_suffix('.') {
             Some(body) => Arc::from(body),
             None => Arc::clone(&node),
@@ -965,7 +966,13 @@ impl Resolve {
 
     /// The next DNS question to send, if any. Drain after `new` and after every `handle_answer`.
     pub fn poll_query(&mut self) -> Option<Query> {
-        self.queries.pop_front()
+        let p = self.pending.get(self.polled)?;
+        self.polled += 1;
+        Some(Query {
+            id: p.id,
+            name: Arc::clone(&p.name),
+            qtype: p.qtype,
+        })
     }
 
     /// The next output, if any. Drain after `new` and after every `handle_answer`.
@@ -1023,7 +1030,10 @@ impl Resolve {
         let Some(pos) = self.pending.iter().position(|p| p.id == id) else {
             return;
         };
-        let p = self.pending.swap_remove(pos);
+        let p = self.pending.remove(pos);
+        if pos < self.polled {
+            self.polled -= 1;
+        }
         match p.qtype {
             QueryType::Srv => self.handle_srv(outcome),
             QueryType::A | QueryType::Aaaa => {
@@ -1224,11 +1234,6 @@ impl Resolve {
         }
         let id = QueryId(self.next_id);
         self.next_id += 1;
-        self.queries.push_back(Query {
-            id,
-            name: Arc::clone(&name),
-            qtype,
-        });
         self.pending.push(Pending { id, name, qtype });
         id
     }
@@ -1499,6 +1504,23 @@ fn canonical_protocol_name(name: &str) -> Cow<'static, str> {
     } else {
         Cow::Owned(name.to_ascii_lowercase())
     }
+}
+
+/// [`normalise_node`] into a shared string; an ASCII name of any usable length is lowercased on the
+/// stack and allocated once.
+fn normalise_node_shared(node: &str) -> Result<Arc<str>, ResolveError> {
+    let b = node.as_bytes();
+    if node.is_ascii() && b.len() <= 256 {
+        let mut buf = [0u8; 256];
+        let lower = &mut buf[..b.len()];
+        lower.copy_from_slice(b);
+        lower.make_ascii_lowercase();
+        // ASCII lowercased is still ASCII: this cannot fail.
+        let lower = std::str::from_utf8(lower)
+            .map_err(|_| ResolveError::InvalidName(NameError::BadChar { at: 0 }))?;
+        return Ok(Arc::from(lower));
+    }
+    normalise_node(node).map(Arc::from)
 }
 
 /// IDN conversion (UTS #46) for non-ASCII names, ASCII lowercasing for the rest.
