@@ -30,9 +30,8 @@
 //! `dns_block_interleaved` then runs the four sides in blocks instead: one unmeasured round and 10
 //! measured ones per side, sides in turn, 30 blocks each. It keeps the protection against load drift
 //! but lets each side run warm for a block, as a steady stream of lookups would: it is the
-//! lookups-per-second figure the targets are checked against (docs/performance.md). The per-round
-//! schedule measures bursts started cold right after another resolver's round, and is reported
-//! beside it.
+//! lookups-per-second figure (docs/performance.md). The per-round schedule measures bursts started
+//! cold right after another resolver's round; both are reported.
 //!
 //! Both runs include a fourth side, `raw UDP`: not a resolver but the ceiling for any resolver on tokio
 //! here. Each of the 64 tasks sends two prebuilt queries (A and AAAA) from its own UDP socket,
