@@ -71,6 +71,7 @@ use std::sync::Arc;
 use crate::addr::{Address, parse_address};
 use crate::hosts::HostsFile;
 use crate::protocol::ProtocolDb;
+use crate::rng::SplitMix64;
 use crate::service::{Service, ServiceDb, ServiceError};
 use crate::sockaddr::{SockAddr, UnixAddr, UnixAddrError};
 use crate::target::{Family, SockType, Target, TargetMeta};
@@ -660,29 +661,17 @@ pub fn order_srv(mut records: Vec<SrvRecord>, mut draw: impl FnMut(u64) -> u64) 
     out
 }
 
-/// SplitMix64: a tiny deterministic generator for the weighted SRV choice (not for anything secret).
-#[derive(Clone, Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..=max` (Lemire's multiply-shift; the bias is below 2^-32 for any `max` < 2^32).
-    fn upto(&mut self, max: u64) -> u64 {
-        ((u128::from(self.next_u64()) * (u128::from(max) + 1)) >> 64) as u64
-    }
+/// A draw for the weighted SRV choice, uniform in `0..=max`, from the crate's SplitMix64 (not for
+/// anything secret): Lemire's multiply-shift without rejection, whose bias is below 2^-32 for any
+/// `max` < 2^32. The exact sequence of draws per seed is part of the SRV tests.
+fn upto(rng: &mut SplitMix64, max: u64) -> u64 {
+    ((u128::from(rng.next_u64()) * (u128::from(max) + 1)) >> 64) as u64
 }
 
 /// Orders SRV records with RFC 2782 weighted random choice drawn from `seed` (see [`order_srv`]).
 pub fn order_srv_seeded(records: Vec<SrvRecord>, seed: u64) -> Vec<SrvRecord> {
-    let mut rng = SplitMix64(seed);
-    order_srv(records, |sum| rng.upto(sum))
+    let mut rng = SplitMix64::new(seed);
+    order_srv(records, |sum| upto(&mut rng, sum))
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -835,7 +824,7 @@ impl Resolve {
             families: &[],
             hosts: Arc::clone(&config.hosts),
             hosts_policy: config.hosts_policy,
-            rng: SplitMix64(random),
+            rng: SplitMix64::new(random),
             jobs: Vec::new(),
             slots: Vec::new(),
             pending: Vec::new(),
@@ -1114,7 +1103,7 @@ impl Resolve {
             return;
         }
         let rng = &mut self.rng;
-        let mut ordered = order_srv(records, |sum| rng.upto(sum));
+        let mut ordered = order_srv(records, |sum| upto(rng, sum));
         ordered.truncate(MAX_SRV_TARGETS);
         for rec in ordered {
             let meta = TargetMeta::srv(rec.priority, rec.weight);
@@ -1689,19 +1678,19 @@ mod tests {
 
     #[test]
     fn rng_bounds_and_determinism() {
-        let mut a = SplitMix64(5);
-        let mut b = SplitMix64(5);
+        let mut a = SplitMix64::new(5);
+        let mut b = SplitMix64::new(5);
         for max in [0u64, 1, 2, 99, u64::from(u32::MAX), u64::MAX - 1] {
             for _ in 0..100 {
-                let x = a.upto(max);
+                let x = upto(&mut a, max);
                 assert!(x <= max);
-                assert_eq!(x, b.upto(max));
+                assert_eq!(x, upto(&mut b, max));
             }
         }
-        assert_eq!(SplitMix64(0).upto(0), 0);
+        assert_eq!(upto(&mut SplitMix64::new(0), 0), 0);
         // Both ends of a small range are reachable.
-        let mut r = SplitMix64(9);
-        let seen: std::collections::HashSet<u64> = (0..200).map(|_| r.upto(3)).collect();
+        let mut r = SplitMix64::new(9);
+        let seen: std::collections::HashSet<u64> = (0..200).map(|_| upto(&mut r, 3)).collect();
         assert_eq!(seen.len(), 4);
     }
 
