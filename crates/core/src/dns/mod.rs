@@ -367,6 +367,80 @@ impl Try {
     }
 }
 
+/// A question's tries: nearly always one, kept inline (no allocation per query); any more go to a list.
+/// Indexed like the list of all of them, oldest first.
+#[derive(Debug, Default)]
+struct Tries {
+    /// The first try; `None` only while there is no try at all.
+    first: Option<Try>,
+    more: Vec<Try>,
+}
+
+impl Tries {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    fn push(&mut self, t: Try) {
+        if self.first.is_none() {
+            self.first = Some(t);
+        } else {
+            self.more.push(t);
+        }
+    }
+
+    fn last(&self) -> Option<&Try> {
+        self.more.last().or(self.first.as_ref())
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Try> {
+        match self.more.last_mut() {
+            Some(t) => Some(t),
+            None => self.first.as_mut(),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Try> {
+        self.first.iter().chain(&self.more)
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Try> {
+        self.first.iter_mut().chain(&mut self.more)
+    }
+
+    /// The index of the newest try for which `f` holds.
+    fn rposition(&self, f: impl Fn(&Try) -> bool) -> Option<usize> {
+        match self.more.iter().rposition(&f) {
+            Some(i) => Some(i + 1),
+            None => self.first.as_ref().filter(|t| f(t)).map(|_| 0),
+        }
+    }
+
+    /// Takes every try out, oldest first.
+    fn drain(&mut self) -> impl Iterator<Item = Try> + '_ {
+        self.first.take().into_iter().chain(self.more.drain(..))
+    }
+}
+
+impl std::ops::Index<usize> for Tries {
+    type Output = Try;
+    fn index(&self, i: usize) -> &Try {
+        match (i, &self.first) {
+            (0, Some(t)) => t,
+            _ => &self.more[i - 1],
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Tries {
+    fn index_mut(&mut self, i: usize) -> &mut Try {
+        match (i, &mut self.first) {
+            (0, Some(t)) => t,
+            _ => &mut self.more[i - 1],
+        }
+    }
+}
+
 /// Search-list bookkeeping: the worst negative results seen so far.
 #[derive(Debug, Default)]
 struct Negatives {
@@ -421,7 +495,7 @@ pub struct DnsQuery {
     rng: SplitMix64,
     start: usize,
     plan_pos: usize,
-    tries: Vec<Try>,
+    tries: Tries,
     /// Servers that rejected EDNS, by index; allocated only when one does.
     no_edns: Vec<bool>,
     transmits: Outbox,
@@ -479,7 +553,7 @@ impl DnsQuery {
             rng,
             start,
             plan_pos: 0,
-            tries: Vec::new(),
+            tries: Tries::default(),
             transmits: Outbox::default(),
             event: None,
             done: false,
@@ -528,7 +602,7 @@ impl DnsQuery {
             self.stats.ignored_malformed += 1;
             return false;
         };
-        let idx = self.tries.iter().rposition(|t| {
+        let idx = self.tries.rposition(|t| {
             t.transport == Transport::Udp
                 && !t.dead
                 && t.id == h.id
@@ -649,7 +723,7 @@ impl DnsQuery {
     // ----- internals -----
 
     fn live_tcp_try(&self, from: SocketAddr) -> Option<usize> {
-        self.tries.iter().rposition(|t| {
+        self.tries.rposition(|t| {
             t.transport == Transport::Tcp
                 && !t.dead
                 && same_server(self.servers[t.server_idx], from)
@@ -689,7 +763,7 @@ impl DnsQuery {
         let asked = asked(&self.cname_target, &self.candidates, self.candidate);
         let servers = &self.servers;
         self.past
-            .extend(self.tries.drain(..).map(|t| t.report(servers, asked)));
+            .extend(self.tries.drain().map(|t| t.report(servers, asked)));
         self.candidate = next;
         self.cname_target = cname_target;
         match name::WireName::new(self.qname()) {
@@ -944,7 +1018,7 @@ impl DnsQuery {
         }
         self.done = true;
         self.transmits.clear();
-        for t in &mut self.tries {
+        for t in self.tries.iter_mut() {
             t.dead = true;
         }
         self.event = Some(event);
@@ -1033,6 +1107,59 @@ fn search_candidates(config: &DnsConfig, mut ascii: String) -> Candidates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn a_try(id: u16) -> Try {
+        let t = anysock_testkit::clock_origin(); // any instant will do: only ids are compared
+        Try {
+            server_idx: 0,
+            id,
+            transport: Transport::Udp,
+            edns: false,
+            timeout: Duration::from_secs(1),
+            deadline: t,
+            dead: false,
+            tcp_buf: Vec::new(),
+            sent_at: t,
+            outcome: TryOutcome::Pending,
+        }
+    }
+
+    proptest::proptest! {
+        /// `Tries` behaves as the list of all tries it stands for, whatever is pushed, looked up,
+        /// changed and drained.
+        #[test]
+        fn tries_behave_as_a_list(ops in proptest::collection::vec((0u8..4, 0u16..6), 0..40)) {
+            let (mut tries, mut model) = (Tries::default(), Vec::<Try>::new());
+            let mut next = 0u16;
+            for (op, arg) in ops {
+                match op {
+                    0 | 1 => {
+                        tries.push(a_try(next % 6));
+                        model.push(a_try(next % 6));
+                        next += 1;
+                    }
+                    2 => {
+                        let want = model.iter().rposition(|t| t.id == arg);
+                        proptest::prop_assert_eq!(tries.rposition(|t| t.id == arg), want);
+                        if let Some(i) = want {
+                            tries[i].dead = true;
+                            model[i].dead = true;
+                        }
+                    }
+                    _ => {
+                        let got: Vec<(u16, bool)> = tries.drain().map(|t| (t.id, t.dead)).collect();
+                        let want: Vec<(u16, bool)> = model.drain(..).map(|t| (t.id, t.dead)).collect();
+                        proptest::prop_assert_eq!(got, want);
+                    }
+                }
+                proptest::prop_assert_eq!(tries.len(), model.len());
+                proptest::prop_assert_eq!(tries.last().map(|t| t.id), model.last().map(|t| t.id));
+                let all: Vec<(u16, bool)> = tries.iter().map(|t| (t.id, t.dead)).collect();
+                let want: Vec<(u16, bool)> = model.iter().map(|t| (t.id, t.dead)).collect();
+                proptest::prop_assert_eq!(all, want);
+            }
+        }
+    }
 
     #[test]
     fn outbox_is_first_in_first_out() {
