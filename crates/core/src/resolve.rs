@@ -157,11 +157,7 @@ impl<'a> ResolveRequest<'a> {
     pub fn config_needs(&self) -> ConfigNeeds {
         let literal = self.node == "unix/"
             || (self.node.is_ascii()
-                && may_be_ip_literal(self.node)
-                && matches!(
-                    parse_address(self.node),
-                    Ok(Address::V4(_) | Address::V6(_))
-                ));
+                && matches!(ip_literal(self.node), Some(Address::V4(_) | Address::V6(_))));
         let service_name = self.node != "unix/"
             && self
                 .service
@@ -191,18 +187,14 @@ impl ResolveRequest<'_> {
     /// assert!(ResolveRequest::new("db.internal", Some("80")).literal_target(&config).is_none());
     /// ```
     pub fn literal_target(&self, config: &ResolveConfig) -> Option<Target> {
-        if self.family.is_some()
-            || !self.node.is_ascii()
-            || !builtin_protocol(self.protocol)
-            || !may_be_ip_literal(self.node)
-        {
+        if self.family.is_some() || !self.node.is_ascii() || !builtin_protocol(self.protocol) {
             return None;
         }
         let port = match Service::parse(self.service?) {
             Ok(Service::Port(p) | Service::NamePort { port: p, .. }) => p,
             _ => return None,
         };
-        let addr = match parse_address(self.node).ok()? {
+        let addr = match ip_literal(self.node)? {
             Address::V4(a) => SocketAddr::V4(SocketAddrV4::new(a, port)),
             Address::V6(a) => SocketAddr::V6(SocketAddrV6::new(a, port, 0, 0)),
             _ => return None,
@@ -890,10 +882,7 @@ impl Resolve {
         } else {
             &node
         };
-        let literal = may_be_ip_literal(literal_text)
-            .then(|| parse_address(literal_text).ok())
-            .flatten();
-        if let Some(addr) = literal {
+        if let Some(addr) = ip_literal(literal_text) {
             let ip = match addr {
                 Address::V4(a) => IpAddr::V4(a),
                 Address::V6(a) => IpAddr::V6(a),
@@ -905,11 +894,7 @@ impl Resolve {
             return Ok(r);
         }
         validate_name(&node)?;
-        // One shared copy of the name for the job (hosts lookups: no trailing dot) and the questions.
-        let key = match node.strip_suffix('.') {
-            Some(body) => Arc::from(body),
-            None => Arc::clone(&node),
-        };
+        let key = hosts_key(&node);
 
         // 6. localhost (RFC 6761; B20 fix): loopback, no DNS, no hosts file, no SRV.
         if is_localhost(&key) {
@@ -1087,11 +1072,7 @@ impl Resolve {
         };
         if records.is_empty() {
             if let Some(node) = self.node.take() {
-                let key = match node.strip_suffix('.') {
-                    Some(body) => Arc::from(body),
-                    None => Arc::clone(&node),
-                };
-                self.add_name_job(0, TargetMeta::default(), self.port, key, node);
+                self.add_name_job(0, TargetMeta::default(), self.port, hosts_key(&node), node);
             }
             return;
         }
@@ -1470,6 +1451,23 @@ fn parse_service(
         }
         // `Service::parse` gives no paths; anything else is not a service for an IP host.
         _ => Err(ResolveError::BadService(ServiceError::Empty)),
+    }
+}
+
+/// [`parse_address`] for the planner, which only asks whether text is a literal: host names skip the
+/// parsers (see [`may_be_ip_literal`]).
+fn ip_literal(text: &str) -> Option<Address> {
+    may_be_ip_literal(text)
+        .then(|| parse_address(text).ok())
+        .flatten()
+}
+
+/// A normalised node's hosts-file key: without its trailing dot, sharing the node's string when it has
+/// none (the job and the questions then hold one copy).
+fn hosts_key(node: &Arc<str>) -> Arc<str> {
+    match node.strip_suffix('.') {
+        Some(body) => Arc::from(body),
+        None => Arc::clone(node),
     }
 }
 

@@ -530,7 +530,7 @@ impl DnsQuery {
     ) -> Result<Self, NameError> {
         let ascii = name_to_ascii(name)?;
         let candidates = search_candidates(config, ascii);
-        let qname_wire = name::WireName::new(&candidates[0]).ok_or(NameError::NameTooLong)?;
+        let qname_wire = name::WireName::new(&candidates[0])?;
         let mut rng = SplitMix64::new(random);
         let servers = config.nameservers_shared();
         let start = if config.rotate() {
@@ -561,7 +561,6 @@ impl DnsQuery {
             negatives: Negatives::default(),
             stats: DnsStats::default(),
         };
-        q.plan_pos = 0;
         q.send_next_try(now);
         Ok(q)
     }
@@ -767,8 +766,8 @@ impl DnsQuery {
         self.candidate = next;
         self.cname_target = cname_target;
         match name::WireName::new(self.qname()) {
-            Some(w) => self.qname_wire = w,
-            None => return self.fail(DnsErrorKind::Malformed),
+            Ok(w) => self.qname_wire = w,
+            Err(_) => return self.fail(DnsErrorKind::Malformed),
         }
         self.plan_pos = 0;
         self.send_next_try(now);

@@ -160,35 +160,26 @@ pub(crate) struct WireName {
 }
 
 impl WireName {
-    /// Encodes an ASCII name without a trailing dot. `None` if it is not a valid name: empty, with an
-    /// empty label, a label over 63 octets, or more than 255 octets in wire form.
-    pub(crate) fn new(name: &str) -> Option<Self> {
+    /// Encodes an ASCII name without a trailing dot, after [`check_ascii_name`] (whose error it
+    /// returns).
+    pub(crate) fn new(name: &str) -> Result<Self, NameError> {
+        check_ascii_name(name)?;
         let text = name.as_bytes();
-        if text.is_empty() || text.len() + 2 > MAX_NAME_WIRE_LEN {
-            return None;
-        }
         let mut buf = [0u8; MAX_NAME_WIRE_LEN];
-        // `buf[at]` is the length octet of the label being written; its bytes follow it.
+        // `buf[at]` is the length octet of the label being written; its bytes follow it. Checked
+        // above: no label is empty or over 63 octets, and the whole fits.
         let mut at = 0;
         for (i, &c) in text.iter().enumerate() {
             if c == b'.' {
-                let label = i + 1 - (at + 1);
-                if !(1..=MAX_LABEL_LEN).contains(&label) {
-                    return None;
-                }
-                buf[at] = label as u8;
+                buf[at] = (i - at) as u8;
                 at = i + 1;
             } else {
                 buf[i + 1] = c;
             }
         }
-        let label = text.len() - at;
-        if !(1..=MAX_LABEL_LEN).contains(&label) {
-            return None;
-        }
-        buf[at] = label as u8;
+        buf[at] = (text.len() - at) as u8;
         // The root label (the zero octet) is already there, after the last label.
-        Some(WireName {
+        Ok(WireName {
             len: (text.len() + 2) as u8,
             buf,
         })
@@ -413,14 +404,12 @@ mod tests {
 
     fn one_pass_agrees(name: &str) {
         assert_eq!(check_ascii_name(name), reference_check(name), "{name:?}");
-        let wire = WireName::new(name);
-        match reference_check(name) {
-            Ok(()) => assert_eq!(
-                wire.map(|w| w.as_bytes().to_vec()),
-                Some(reference_wire(name))
-            ),
-            Err(_) => assert!(wire.is_none(), "{name:?}"),
-        }
+        let wire = WireName::new(name).map(|w| w.as_bytes().to_vec());
+        assert_eq!(
+            wire,
+            reference_check(name).map(|()| reference_wire(name)),
+            "{name:?}"
+        );
     }
 
     #[test]
